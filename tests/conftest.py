@@ -1,0 +1,72 @@
+"""Shared fixtures. Offline everywhere: nothing may reach the Hugging Face Hub or DVC's analytics."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["DVC_NO_ANALYTICS"] = "1"
+os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "config" / "smoke.yaml"
+
+
+def snakemake(
+    workdir: Path,
+    *args: str,
+    config: Path = SMOKE,
+    check: bool = True,
+    env: dict | None = None,
+    timeout: int = 1800,
+) -> subprocess.CompletedProcess:
+    """Run the repository's workflow with its results in ``workdir``."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        *args,
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole smoke study, run once per test session (results under a temporary directory)."""
+    work = tmp_path_factory.mktemp("smoke")
+    snakemake(work, "--cores", "2")
+    return work
+
+
+@pytest.fixture
+def fresh_copy(tmp_path: Path, smoke_dir: Path):
+    """A copy of the finished smoke study that a test may change."""
+
+    def make(name: str = "copy") -> Path:
+        dst = tmp_path / name
+        shutil.copytree(smoke_dir, dst, symlinks=True)
+        return dst
+
+    return make

@@ -1,0 +1,123 @@
+"""The config schema stops a bad config before any job runs, naming the key; all configs dry-run offline."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, SMOKE, snakemake
+from overopt import config as C
+
+
+def smoke() -> dict:
+    return yaml.safe_load(SMOKE.read_text())
+
+
+def with_change(change) -> dict:
+    cfg = copy.deepcopy(smoke())
+    change(cfg)
+    return cfg
+
+
+BAD = {
+    "unknown loss type": (
+        lambda c: c["objectives"]["dpo"].update(loss_type="sigmod"),
+        ["objectives.dpo.loss_type", "'sigmod' is not allowed", "sigmoid", "hinge", "ipo"],
+    ),
+    "non-positive beta": (
+        lambda c: c["objectives"]["ipo"].update(betas=[0.1, 0.0]),
+        ["objectives.ipo.betas.1", "0.0"],
+    ),
+    "missing key": (lambda c: c.pop("evaluation"), ["evaluation", "required"]),
+    "wrong type": (lambda c: c["sft"].update(max_steps="many"), ["sft.max_steps", "'many'"]),
+    "unknown objective key": (
+        lambda c: c["objectives"]["dpo"].update(betaz=[0.1]),
+        ["objectives.dpo", "betaz"],
+    ),
+    "objective name not allowed": (
+        lambda c: c["objectives"].update(sft={"loss_type": "sigmoid", "betas": [0.1]}),
+        ["objectives", "sft"],
+    ),
+    "unknown size in an objective": (
+        lambda c: c["objectives"]["rdpo"].update(sizes=["xxl"]),
+        ["objectives.rdpo.sizes", "xxl", "allowed: s, xs"],
+    ),
+    "length margin on a non-DPO loss": (
+        lambda c: c["objectives"]["ipo"].update(length_alpha=0.1),
+        ["objectives.ipo.length_alpha", "sigmoid"],
+    ),
+    "per-size checkpoints": (
+        lambda c: c["models"]["s"].update(daa={"checkpoints": 2}),
+        ["models.s.daa.checkpoints"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_is_named_by_the_library(case):
+    change, words = BAD[case]
+    with pytest.raises(C.ConfigError) as err:
+        cfg = with_change(change)
+        C.validate_schema(cfg)
+        C.check(cfg)
+    for word in words:
+        assert word in str(err.value), (case, str(err.value))
+
+
+@pytest.mark.parametrize("case", ["unknown loss type", "non-positive beta", "missing key", "wrong type"])
+def test_bad_config_stops_snakemake_before_any_job(case, tmp_path):
+    change, words = BAD[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(with_change(change)))
+    proc = snakemake(tmp_path, "-n", config=path, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Configuration error" in out
+    for word in words:
+        assert word in out
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml", "paper.yaml"])
+def test_every_config_builds_its_dag_offline(name, tmp_path):
+    proc = snakemake(tmp_path, "-n", "--quiet", "rules", config=REPO / "config" / name)
+    assert "daa" in proc.stdout and "evaluate" in proc.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_paper_dag_has_the_full_grid(tmp_path):
+    proc = snakemake(tmp_path, "-n", "--quiet", "rules", config=REPO / "config" / "paper.yaml")
+    counts = {
+        parts[0]: int(parts[1])
+        for line in proc.stdout.splitlines()
+        if len(parts := line.split()) == 2 and parts[1].isdigit()
+    }
+    assert counts["daa"] == 3 * 3 * 7
+    assert counts["ref_logps"] == 3
+    assert counts["evaluate"] == 3 * 3 * 7 * 5 + 3
+    assert counts["sft"] == 3
+
+
+def test_paper_grid_contains_the_public_betas():
+    cfg = C.load(REPO / "config" / "paper.yaml")
+    for name in ("dpo", "ipo", "slic"):
+        betas = cfg["objectives"][name]["betas"]
+        assert len(betas) == 7 and {0.01, 0.0175, 0.025, 0.0375} <= set(betas)
+        assert set(cfg["objectives"][name]["reconstructed_betas"]) <= set(betas)
+    assert 0.5 in cfg["objectives"]["slic"]["betas"]
+
+
+def test_checkpoints_are_evenly_spaced_and_named_by_step_and_epoch():
+    cfg = smoke()
+    steps = C.checkpoint_steps(cfg, "s")
+    assert steps == [4, 8, 12]  # 96 posts x 2 pairs / batch 16 = 12 steps, 3 checkpoints
+    assert C.checkpoint_names(cfg, "s") == [
+        "step-00004_ep-0.333",
+        "step-00008_ep-0.667",
+        "step-00012_ep-1.000",
+    ]
+    paper = C.load(REPO / "config" / "paper.yaml")
+    assert C.checkpoint_steps(paper, "pythia-1b")[-1] == C.total_steps(paper, "pythia-1b") == 1451
+    assert len(C.checkpoint_steps(paper, "pythia-1b")) == 5

@@ -1,0 +1,94 @@
+"""The smoke study, run for real (session fixture): what every stage leaves behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from safetensors import safe_open
+
+from conftest import SMOKE
+from overopt import config as C
+from overopt.io import read_jsonl
+
+CFG = yaml.safe_load(SMOKE.read_text())
+SIZES = list(CFG["models"])
+
+
+def test_data_splits_have_the_configured_sizes(smoke_dir: Path):
+    data = smoke_dir / "results" / "data"
+    syn = CFG["task"]["synthetic"]
+    assert len(read_jsonl(data / "sft.jsonl")) == syn["n_sft"]
+    assert len(read_jsonl(data / "eval.jsonl")) == syn["n_eval"]
+    pairs = read_jsonl(data / "preferences.jsonl")
+    assert len(pairs) == C.n_train_pairs(CFG) == syn["n_pref_posts"] * CFG["preferences"]["pairs_per_post"]
+    assert {"prompt", "chosen", "rejected", "id"} <= set(pairs[0])
+    assert all(p["chosen"] != p["rejected"] for p in pairs)
+    # held-out preference posts are not training posts
+    held = read_jsonl(data / "heldout_preferences.jsonl")
+    assert not {p["post_id"] for p in held} & {p["post_id"] for p in pairs}
+
+
+def test_preference_statistics_are_saved(smoke_dir: Path):
+    stats = json.loads((smoke_dir / "results" / "data" / "preference_stats.json").read_text())
+    train = stats["train"]
+    for key in (
+        "n_pairs",
+        "label_agreement_with_noiseless",
+        "longer_wins",
+        "length_tokens",
+        "annotator_temperature",
+    ):
+        assert key in train
+    assert set(train["length_tokens"]) == {"reference", "chosen", "rejected"}
+    assert 0.5 < train["label_agreement_with_noiseless"] < 0.95
+    assert sum(train["pair_kinds"].values()) == train["n_pairs"]
+
+
+def test_tokenizer_is_saved_with_save_pretrained(smoke_dir: Path):
+    tok = smoke_dir / "results" / "tokenizer"
+    assert (tok / "tokenizer.json").exists() and (tok / "tokenizer_config.json").exists()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sft_model_is_a_pythia_style_safetensors_directory(smoke_dir: Path, size: str):
+    d = smoke_dir / "results" / "models" / size / "sft"
+    config = json.loads((d / "config.json").read_text())
+    assert config["model_type"] == "gpt_neox"
+    assert config["use_parallel_residual"] is True and config["tie_word_embeddings"] is False
+    assert config["rope_parameters"]["partial_rotary_factor"] == 0.25
+    assert config["hidden_size"] == CFG["models"][size]["architecture"]["hidden_size"]
+    assert (d / "tokenizer.json").exists()
+    with safe_open(str(d / "model.safetensors"), "pt") as f:
+        assert f.get_tensor("embed_out.weight").dtype.is_floating_point
+    assert not [p for p in d.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".pkl"}]
+    prov = json.loads((d / "provenance.json").read_text())
+    assert prov["threads"] == 1 and prov["config_hash"] == C.config_hash(CFG) and "torch" in prov["versions"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sft_logs_progress_and_benchmarks(smoke_dir: Path, size: str):
+    log = (smoke_dir / "logs" / "sft" / f"{size}.log").read_text()
+    assert "it/s" in log and "train_runtime" in log
+    bench = pd.read_csv(smoke_dir / "logs" / "benchmarks" / "sft" / f"{size}.tsv", sep="\t")
+    assert bench["max_rss"].iloc[0] > 0
+    hist = pd.read_csv(smoke_dir / "results" / "models" / size / "sft_history.csv")
+    assert hist["loss"].iloc[-1] < hist["loss"].iloc[0]
+
+
+def test_sft_quality_report(smoke_dir: Path):
+    for size in SIZES:
+        q = json.loads((smoke_dir / "results" / "models" / size / "sft_quality.json").read_text())
+        assert 0.0 <= q["sample"]["win_rate"] <= 1.0 and q["gate_passed"]
+
+
+def test_no_pickles_anywhere_in_results(smoke_dir: Path):
+    bad = [
+        p
+        for p in (smoke_dir / "results").rglob("*")
+        if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".pickle"}
+    ]
+    assert bad == []

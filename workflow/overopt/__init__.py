@@ -1,0 +1,3 @@
+"""overopt: the package behind the DAA over-optimisation study workflow."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,297 @@
+"""DAA training (DPO, IPO, SLiC, R-DPO, any TRL loss type) with TRL's ``DPOTrainer``.
+
+Differences from a plain ``DPOTrainer`` run, each a small hook:
+- reference log-probs come precomputed from the ``ref_logps`` rule, shared by every objective
+  and beta of a model size (TRL's own precompute is kept for that rule and the benchmark);
+- R-DPO's length margin alpha (|y_w| - |y_l|) is added to beta * h by shifting the reference
+  log-probs by alpha |y| / beta, so every loss type and metric of TRL stays as it is;
+- a non-finite loss stops the job with an error naming the run and the step;
+- checkpoints are written in safetensors + JSON only (``SafeCheckpointMixin``) to a state
+  directory outside the rule's outputs; a killed job resumes from the newest complete one, and
+  the model directories are published to the outputs only when the whole run has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import TrainerCallback
+from trl import DPOConfig, DPOTrainer
+
+from .checkpointing import SafeCheckpointMixin
+from .io import atomic_dir
+from .models import load_model
+from .sft import training_args, write_history
+from .tokenizer import load_tokenizer
+from .trl_tuning import fit_fused_head_to_vocab
+
+MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What identifies a DAA run in messages."""
+
+    size: str
+    objective: str
+    beta: float
+
+    def __str__(self) -> str:
+        return f"size {self.size}, objective {self.objective}, beta {self.beta:g}"
+
+
+class DAATrainer(SafeCheckpointMixin, DPOTrainer):
+    """``DPOTrainer`` with shared reference log-probs, R-DPO's length margin and a finiteness check."""
+
+    def __init__(self, *args: Any, run: RunSpec, length_alpha: float = 0.0, **kwargs: Any) -> None:
+        self.run = run
+        self.length_alpha = float(length_alpha)
+        super().__init__(*args, **kwargs)
+
+    def _precompute_ref_logps(self, dataset: Dataset, name: str, batch_size: int) -> Dataset:
+        # Columns from the ref_logps rule are used as they are; without them, TRL computes its own.
+        if {"ref_chosen_logps", "ref_rejected_logps"} <= set(dataset.column_names):
+            return dataset
+        return super()._precompute_ref_logps(dataset, name, batch_size)
+
+    def _compute_loss(self, model, inputs, return_outputs):
+        if self.length_alpha:
+            # beta*h + alpha*(|y_w| - |y_l|): shift each reference log-prob by -alpha*|y|/beta
+            lengths = inputs["completion_mask"].sum(dim=1).to(inputs["ref_chosen_logps"].dtype)
+            chosen_len, rejected_len = lengths.chunk(2, dim=0)
+            scale = self.length_alpha / self.beta
+            inputs = {
+                **inputs,
+                "ref_chosen_logps": inputs["ref_chosen_logps"] - scale * chosen_len,
+                "ref_rejected_logps": inputs["ref_rejected_logps"] - scale * rejected_len,
+            }
+        return super()._compute_loss(model, inputs, return_outputs)
+
+    def training_step(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        loss = super().training_step(*args, **kwargs)
+        if not torch.isfinite(loss).all():
+            raise NonFiniteLossError(
+                f"non-finite loss ({loss.item()}) in {self.run} at step {self.state.global_step + 1}; "
+                "no checkpoint of this step was written. Lower the learning rate or check the data."
+            )
+        return loss
+
+
+class KillAtStep(TrainerCallback):
+    """Fault injection for the resume test: SIGKILL this process when ``step`` is reached.
+
+    Enabled only by the environment variable ``OVEROPT_KILL_AT_STEP``.
+    """
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            print(f"OVEROPT_KILL_AT_STEP: killing the job at step {self.step}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return control
+
+
+class SaveAtSteps(TrainerCallback):
+    """Ask the trainer to checkpoint at the given optimizer steps."""
+
+    def __init__(self, steps: list[int]) -> None:
+        self.steps = set(steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step in self.steps:
+            control.should_save = True
+        return control
+
+
+def fault_injection() -> list[TrainerCallback]:
+    """The kill switch of the resume test, if ``OVEROPT_KILL_AT_STEP`` is set."""
+    step = os.environ.get("OVEROPT_KILL_AT_STEP")
+    return [KillAtStep(int(step))] if step else []
+
+
+def pairs_dataset(pairs: list[dict[str, Any]], ref: dict[str, dict[str, float]] | None) -> Dataset:
+    """prompt / chosen / rejected (+ the shared reference log-probs when given), in file order."""
+    cols: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": []}
+    if ref is not None:
+        cols |= {"ref_chosen_logps": [], "ref_rejected_logps": []}
+    for p in pairs:
+        cols["prompt"].append(p["prompt"])
+        cols["chosen"].append(p["chosen"])
+        cols["rejected"].append(p["rejected"])
+        if ref is not None:
+            if p["id"] not in ref:
+                raise ValueError(f"pair {p['id']} has no reference log-probs: rerun the ref_logps rule")
+            for key in ("ref_chosen_logps", "ref_rejected_logps"):
+                value = ref[p["id"]][key]
+                if not math.isfinite(value):
+                    raise ValueError(
+                        f"pair {p['id']}: non-finite reference log-prob {key}={value}; rerun ref_logps"
+                    )
+                cols[key].append(value)
+    return Dataset.from_dict(cols)
+
+
+def dpo_config(
+    opts: dict[str, Any],
+    objective: dict[str, Any],
+    beta: float,
+    output_dir: str,
+    seed: int,
+    max_steps: int | None = None,
+    **overrides: Any,
+) -> DPOConfig:
+    """DPOConfig for one run: fp32, no gradient checkpointing, one epoch, no TRL-side saving."""
+    batch = int(opts["batch_size"])
+    per_device = int(opts.get("per_device_batch_size", batch))
+    if batch % per_device:
+        raise ValueError(f"daa.batch_size {batch} is not a multiple of per_device_batch_size {per_device}")
+    args = training_args(
+        {**opts, "batch_size": per_device, "gradient_accumulation_steps": batch // per_device},
+        output_dir,
+        seed,
+        num_train_epochs=int(opts.get("epochs", 1)),
+        beta=float(beta),
+        loss_type=[objective["loss_type"]],
+        label_smoothing=float(objective.get("label_smoothing", 0.0)),
+        precompute_ref_log_probs=True,
+        save_only_model=False,
+    )
+    if max_steps is not None:
+        args["max_steps"] = max_steps
+    args.update(overrides)
+    return DPOConfig(**args)
+
+
+def latest_checkpoint(state_dir: str | Path) -> str | None:
+    """The newest complete trainer checkpoint (its trainer_state.json parses) in ``state_dir``."""
+    best: tuple[int, str] | None = None
+    for d in Path(state_dir).glob("checkpoint-*"):
+        try:
+            json.loads((d / "trainer_state.json").read_text())
+            step = int(d.name.split("-")[1])
+        except (OSError, ValueError):
+            continue
+        if best is None or step > best[0]:
+            best = (step, str(d))
+    return best[1] if best else None
+
+
+def publish(checkpoint_dir: str | Path, out_dir: str | Path) -> None:
+    """Copy a trainer checkpoint's model and tokenizer (no optimizer state) to ``out_dir`` atomically."""
+    with atomic_dir(out_dir) as tmp:
+        for name in MODEL_FILES:
+            src = Path(checkpoint_dir) / name
+            if src.exists():
+                shutil.copy2(src, tmp / name)
+
+
+def train_daa(
+    *,
+    pairs: list[dict[str, Any]],
+    ref_logps: dict[str, dict[str, float]] | None,
+    sft_dir: str,
+    run: RunSpec,
+    objective: dict[str, Any],
+    opts: dict[str, Any],
+    checkpoint_steps: list[int],
+    checkpoint_outputs: list[str],
+    history_path: str,
+    state_dir: str,
+    seed: int,
+) -> dict[str, Any]:
+    """Train one (size, objective, beta) run, resuming from ``state_dir`` if a previous attempt died."""
+    tokenizer = load_tokenizer(sft_dir)
+    fit_fused_head_to_vocab(len(tokenizer))
+    model = load_model(sft_dir)
+    data = pairs_dataset(pairs, ref_logps)
+    args = dpo_config(opts, objective, run.beta, state_dir, seed)
+    trainer = DAATrainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        processing_class=tokenizer,
+        callbacks=[SaveAtSteps(checkpoint_steps), *fault_injection()],
+        run=run,
+        length_alpha=float(objective.get("length_alpha", 0.0)),
+    )
+    resume = latest_checkpoint(state_dir)
+    if resume:
+        print(f"resuming {run} from {resume}", flush=True)
+    result = trainer.train(resume_from_checkpoint=resume)
+    if trainer.state.global_step != checkpoint_steps[-1]:
+        raise RuntimeError(
+            f"{run}: trained {trainer.state.global_step} steps, expected {checkpoint_steps[-1]}"
+        )
+    for step, out in zip(checkpoint_steps, checkpoint_outputs, strict=True):
+        publish(Path(state_dir) / f"checkpoint-{step}", out)
+    write_history(trainer.state.log_history, history_path)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return {
+        "run": str(run),
+        "steps": trainer.state.global_step,
+        "resumed_from": os.path.basename(resume) if resume else None,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "train_loss": None if math.isnan(result.training_loss) else result.training_loss,
+    }
+
+
+def compute_ref_logps(
+    pairs: list[dict[str, Any]], *, sft_dir: str, opts: dict[str, Any], seed: int, scratch_dir: str
+) -> list[dict[str, Any]]:
+    """Summed reference log-probs of every chosen and rejected completion, by TRL's own precompute.
+
+    Computed once per model size; every objective and beta of that size reuses them.
+    """
+    tokenizer = load_tokenizer(sft_dir)
+    fit_fused_head_to_vocab(len(tokenizer))
+    args = dpo_config(
+        opts,
+        {"loss_type": "sigmoid"},
+        1.0,
+        scratch_dir,
+        seed,
+        precompute_ref_batch_size=int(opts.get("ref_batch_size", 256)),
+    )
+    trainer = DAATrainer(
+        model=load_model(sft_dir),
+        args=args,
+        train_dataset=pairs_dataset(pairs, None),
+        processing_class=tokenizer,
+        run=RunSpec(Path(sft_dir).parent.name, "reference", 1.0),
+    )
+    data = trainer.train_dataset
+    if len(data) != len(pairs):
+        raise ValueError(
+            f"{len(pairs) - len(data)} preference pairs were dropped by TRL (prompt longer than "
+            f"daa.max_length {opts.get('max_length')}): raise daa.max_length"
+        )
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    return [
+        {"id": p["id"], "ref_chosen_logps": float(c), "ref_rejected_logps": float(r)}
+        for p, c, r in zip(pairs, data["ref_chosen_logps"], data["ref_rejected_logps"], strict=True)
+    ]

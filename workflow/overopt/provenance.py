@@ -1,0 +1,102 @@
+"""Provenance manifests: what produced an artifact (config hash, seed, threads, commit, versions)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .config import config_hash
+from .io import write_json
+
+PACKAGES = (
+    "torch",
+    "transformers",
+    "trl",
+    "datasets",
+    "tokenizers",
+    "snakemake",
+    "numpy",
+    "matplotlib",
+    "dvc",
+)
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the results."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@functools.cache
+def git_commit() -> str:
+    """HEAD of the repository the workflow runs in, ``+dirty`` if it has local changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        ).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def manifest_path(target: str | os.PathLike) -> Path:
+    """Where an artifact's manifest lives: inside a directory, beside a file."""
+    target = Path(target)
+    return (
+        target / "provenance.json" if target.is_dir() else target.with_name(target.name + ".provenance.json")
+    )
+
+
+def manifest(
+    cfg: dict[str, Any],
+    *,
+    rule: str,
+    seed: int | None,
+    threads: int,
+    wildcards: dict[str, str],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest's content."""
+    return {
+        "rule": rule,
+        "wildcards": dict(wildcards),
+        "config_hash": config_hash(cfg),
+        "seed": seed,
+        "config_seed": cfg.get("seed"),
+        "threads": threads,
+        "git_commit": git_commit(),
+        "versions": versions(),
+        **({"extra": extra} if extra else {}),
+    }
+
+
+def write_manifest(
+    target: str | os.PathLike, smk: Any, *, seed: int | None = None, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write the manifest of ``target`` produced by the running Snakemake job ``smk``."""
+    path = manifest_path(target)
+    write_json(
+        path,
+        manifest(
+            smk.config,
+            rule=smk.rule,
+            seed=seed,
+            threads=int(smk.threads),
+            wildcards=dict(smk.wildcards),
+            extra=extra,
+        ),
+    )
+    return path

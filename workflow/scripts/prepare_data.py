@@ -1,0 +1,11 @@
+"""Snakemake entry: rule prepare_data."""
+
+from overopt import data_prep, smk
+
+with smk.job(snakemake):
+    out = dict(snakemake.output.items())
+    if snakemake.config["task"]["type"] == "synthetic":
+        counts = data_prep.prepare_synthetic(snakemake.config, out)
+    else:
+        counts = data_prep.prepare_hub(snakemake.config, out)
+    print("rows written:", counts)

@@ -1,0 +1,17 @@
+"""Snakemake entry: rule ref_logps (once per size; shared by every objective and beta)."""
+
+from overopt import config as C
+from overopt import smk
+from overopt.daa import compute_ref_logps
+from overopt.io import read_jsonl, write_jsonl
+
+with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
+    size = snakemake.wildcards.size
+    rows = compute_ref_logps(
+        read_jsonl(snakemake.input.pairs),
+        sft_dir=snakemake.input.model,
+        opts=C.merged(snakemake.config, "daa", size),
+        seed=seed,
+        scratch_dir=f"results/.scratch/ref_logps/{size}",
+    )
+    print(f"{write_jsonl(snakemake.output[0], rows)} pairs scored")

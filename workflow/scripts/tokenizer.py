@@ -1,0 +1,13 @@
+"""Snakemake entry: rule tokenizer (word-level, trained on the synthetic corpus)."""
+
+from overopt import smk, synthetic
+from overopt.io import atomic_dir, read_jsonl
+from overopt.tokenizer import train_word_tokenizer
+
+with smk.job(snakemake):
+    rows = read_jsonl(snakemake.input.sft)
+    corpus = [r["prompt"] + r["reference"] for r in rows]
+    corpus.append(" ".join(synthetic.vocabulary()))  # every word gets an id, seen or not
+    with atomic_dir(snakemake.output[0]) as tmp:
+        tok = train_word_tokenizer(corpus, tmp)
+    print(f"vocabulary: {len(tok)} tokens")
