@@ -2,8 +2,10 @@
 # One workflow, three scales (config/smoke.yaml, config/config.yaml, config/paper.yaml).
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
 
 
 # The default study, unless a config is given with --configfile (which then replaces it:
@@ -18,9 +20,11 @@ include: "rules/data.smk"
 include: "rules/sft.smk"
 include: "rules/daa.smk"
 include: "rules/evaluate.smk"
+include: "rules/toy.smk"
+include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

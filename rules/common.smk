@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 from overopt import config as C
 
@@ -13,6 +14,7 @@ SYNTHETIC = config["task"]["type"] == "synthetic"
 SIZES = list(config["models"])
 THREADS = int(config.get("threads", 1))
 DATA = "results/data"
+PREF = "results/preferences"
 OBJECTIVES = list(config["objectives"])
 RUNS = C.runs(config)
 CKPTS = C.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
@@ -27,6 +29,14 @@ wildcard_constraints:
     objective="|".join(OBJECTIVES),
     beta=r"[0-9][0-9.e+-]*",
     policy=r"sft|temperature/T-[0-9.e+-]+|[a-z][a-z0-9_]*/beta-[0-9.e+-]+/step-\d+_ep-[0-9.]+",
+
+
+PACKAGE = Path(workflow.basedir) / "workflow" / "overopt"
+
+
+def code(*modules):
+    """The package modules a rule's results depend on: editing one reruns the rule."""
+    return [str(PACKAGE / f"{m}.py") for m in modules]
 
 
 def tokenizer_input(wildcards):
@@ -72,10 +82,14 @@ def all_targets():
         *(f"results/models/{s}/sft" for s in SIZES),
         *(f"results/daa/{r.path}/history.csv" for r in RUNS),
         "results/tables/evaluations.csv",
+        "results/tables/fits.csv",
+        *(f"results/figures/{n}.{e}" for n in FIGURES for e in ("png", "pdf")),
+        "results/findings.md",
+        "results/tables/provenance.csv",
     ]
     if SYNTHETIC:
         targets += [
             *(f"results/models/{s}/sft_quality.json" for s in SIZES),
-            f"{DATA}/preference_stats.json",
+            f"{PREF}/preference_stats.json",
         ]
     return targets

@@ -1,9 +1,10 @@
 rule ref_logps:
     input:
+        code=code("daa"),
         model="results/models/{size}/sft",
-        pairs=f"{DATA}/preferences.jsonl",
+        pairs=f"{PREF}/preferences.jsonl",
     output:
-        "results/models/{size}/ref_logps.jsonl",
+        "results/ref_logps/{size}.jsonl",
     log:
         "logs/ref_logps/{size}.log",
     benchmark:
@@ -18,17 +19,17 @@ rule ref_logps:
 
 rule daa:
     input:
+        code=code("daa", "checkpointing", "sft"),
         model="results/models/{size}/sft",
-        pairs=f"{DATA}/preferences.jsonl",
-        ref_logps="results/models/{size}/ref_logps.jsonl",
+        pairs=f"{PREF}/preferences.jsonl",
+        ref_logps="results/ref_logps/{size}.jsonl",
         gate=quality_gate,
     output:
         checkpoints=[
-            directory(f"results/daa/{{size}}/{{objective}}/beta-{{beta}}/{c}") for c in CKPTS
+            directory(f"results/daa/{{size}}/{{objective}}/beta-{{beta}}/{c}")
+            for c in CKPTS
         ],
         history="results/daa/{size}/{objective}/beta-{beta}/history.csv",
-    params:
-        state_dir=lambda wc: f"results/.state/daa/{wc.size}/{wc.objective}/beta-{wc.beta}",
     log:
         "logs/daa/{size}/{objective}/beta-{beta}.log",
     benchmark:
@@ -37,5 +38,7 @@ rule daa:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        state_dir=lambda wc: f"results/.state/daa/{wc.size}/{wc.objective}/beta-{wc.beta}",
     script:
         "../workflow/scripts/daa.py"

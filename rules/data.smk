@@ -1,6 +1,8 @@
 if SYNTHETIC:
 
     rule prepare_data:
+        input:
+            code=code("synthetic", "data_prep"),
         output:
             sft=f"{DATA}/sft.jsonl",
             eval=f"{DATA}/eval.jsonl",
@@ -19,6 +21,7 @@ if SYNTHETIC:
 
     rule tokenizer:
         input:
+            code=code("tokenizer", "synthetic"),
             sft=f"{DATA}/sft.jsonl",
         output:
             directory("results/tokenizer"),
@@ -35,11 +38,12 @@ if SYNTHETIC:
 
     rule candidates:
         input:
+            code=code("candidates", "sampling", "synthetic"),
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
             models=expand("results/models/{size}/sft", size=SIZES),
         output:
-            f"{DATA}/candidates.jsonl",
+            f"{PREF}/candidates.jsonl",
         log:
             "logs/candidates.log",
         benchmark:
@@ -53,13 +57,18 @@ if SYNTHETIC:
 
     rule preferences:
         input:
+            code=code("preferences", "gold"),
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
-            candidates=f"{DATA}/candidates.jsonl",
+            candidates=f"{PREF}/candidates.jsonl",
         output:
-            train=f"{DATA}/preferences.jsonl",
-            heldout=f"{DATA}/heldout_preferences.jsonl",
-            stats=f"{DATA}/preference_stats.json",
+            train=f"{PREF}/preferences.jsonl",
+            heldout=f"{PREF}/heldout_preferences.jsonl",
+            stats=report(
+                f"{PREF}/preference_stats.json",
+                caption="../workflow/report/preference_stats.rst",
+                category="Data",
+            ),
         log:
             "logs/preferences.log",
         benchmark:
@@ -74,11 +83,13 @@ if SYNTHETIC:
 else:
 
     rule prepare_data:
+        input:
+            code=code("data_prep", "hub_data"),
         output:
             sft=f"{DATA}/sft.jsonl",
             eval=f"{DATA}/eval.jsonl",
-            preferences=f"{DATA}/preferences.jsonl",
-            heldout_preferences=f"{DATA}/heldout_preferences.jsonl",
+            preferences=f"{PREF}/preferences.jsonl",
+            heldout_preferences=f"{PREF}/heldout_preferences.jsonl",
         log:
             "logs/prepare_data.log",
         benchmark:

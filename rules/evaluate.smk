@@ -1,15 +1,13 @@
 rule evaluate:
     input:
+        code=code("evaluate", "sampling", "scoring", "metrics", "gold"),
         policy=policy_dir,
         ref="results/models/{size}/sft",
         eval=f"{DATA}/eval.jsonl",
-        heldout=f"{DATA}/heldout_preferences.jsonl",
+        heldout=f"{PREF}/heldout_preferences.jsonl",
     output:
         samples="results/eval/{size}/{policy}/samples.jsonl",
         metrics="results/eval/{size}/{policy}/metrics.json",
-    params:
-        info=lambda wc: policy_info(wc.size, wc.policy),
-        cache_dir="cache/judge",
     log:
         "logs/evaluate/{size}/{policy}.log",
     benchmark:
@@ -18,16 +16,24 @@ rule evaluate:
     resources:
         mem_mb=3000,
         runtime=30,
+    params:
+        info=lambda wc: policy_info(wc.size, wc.policy),
+        cache_dir="cache/judge",
     script:
         "../workflow/scripts/evaluate.py"
 
 
 rule collect:
     input:
+        code=code("collect"),
         metrics=[f"results/eval/{s}/{p}/metrics.json" for s, p in POLICIES],
         samples=[f"results/eval/{s}/{p}/samples.jsonl" for s, p in POLICIES],
     output:
-        "results/tables/evaluations.csv",
+        report(
+            "results/tables/evaluations.csv",
+            caption="../workflow/report/evaluations.rst",
+            category="Tables",
+        ),
     log:
         "logs/collect.log",
     threads: 1

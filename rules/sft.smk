@@ -1,12 +1,11 @@
 rule sft:
     input:
+        code=code("sft", "models", "tokenizer", "checkpointing", "trl_tuning"),
         data=f"{DATA}/sft.jsonl",
         tokenizer=tokenizer_input,
     output:
         model=directory("results/models/{size}/sft"),
         history="results/models/{size}/sft_history.csv",
-    params:
-        tokenizer=lambda wc: tokenizer_source(wc.size),
     log:
         "logs/sft/{size}.log",
     benchmark:
@@ -15,6 +14,8 @@ rule sft:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        tokenizer=lambda wc: tokenizer_source(wc.size),
     script:
         "../workflow/scripts/sft.py"
 
@@ -23,10 +24,16 @@ if SYNTHETIC:
 
     rule sft_quality:
         input:
+            code=code("quality", "sampling", "gold"),
             model="results/models/{size}/sft",
             eval=f"{DATA}/eval.jsonl",
         output:
-            "results/models/{size}/sft_quality.json",
+            report(
+                "results/models/{size}/sft_quality.json",
+                caption="../workflow/report/sft_quality.rst",
+                category="SFT",
+                labels={"model size": "{size}"},
+            ),
         log:
             "logs/sft_quality/{size}.log",
         threads: 1

@@ -29,8 +29,8 @@ CFG = yaml.safe_load(SMOKE.read_text())
 )
 def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type: str, alpha: float):
     sft = str(smoke_dir / "results" / "models" / "s" / "sft")
-    pairs = read_jsonl(smoke_dir / "results" / "data" / "preferences.jsonl")[:8]
-    ref = {r["id"]: r for r in read_jsonl(smoke_dir / "results" / "models" / "s" / "ref_logps.jsonl")}
+    pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")[:8]
+    ref = {r["id"]: r for r in read_jsonl(smoke_dir / "results" / "ref_logps" / "s.jsonl")}
     tok, model = load_tokenizer(sft), load_model(sft)
     # move the policy away from the reference so that h != 0
     with torch.no_grad():
@@ -72,8 +72,8 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
 
 def test_reference_logps_match_an_independent_computation(smoke_dir: Path):
     sft = str(smoke_dir / "results" / "models" / "xs" / "sft")
-    pairs = read_jsonl(smoke_dir / "results" / "data" / "preferences.jsonl")[:32]
-    ref = {r["id"]: r for r in read_jsonl(smoke_dir / "results" / "models" / "xs" / "ref_logps.jsonl")}
+    pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")[:32]
+    ref = {r["id"]: r for r in read_jsonl(smoke_dir / "results" / "ref_logps" / "xs.jsonl")}
     tok, model = load_tokenizer(sft), load_model(sft)
     mine = sequence_logps(model, tok, [p["prompt"] for p in pairs], [p["chosen"] for p in pairs])
     for p, v in zip(pairs, mine, strict=True):
@@ -156,7 +156,7 @@ def test_non_finite_loss_stops_with_a_named_error(fresh_copy):
 
 def test_bad_reference_logps_are_refused_before_training(fresh_copy):
     work = fresh_copy("badref")
-    path = work / "results" / "models" / "s" / "ref_logps.jsonl"
+    path = work / "results" / "ref_logps" / "s.jsonl"
     rows = read_jsonl(path)
     rows[3]["ref_chosen_logps"] = math.nan
     write_jsonl(path, rows)

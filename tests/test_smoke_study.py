@@ -23,17 +23,17 @@ def test_data_splits_have_the_configured_sizes(smoke_dir: Path):
     syn = CFG["task"]["synthetic"]
     assert len(read_jsonl(data / "sft.jsonl")) == syn["n_sft"]
     assert len(read_jsonl(data / "eval.jsonl")) == syn["n_eval"]
-    pairs = read_jsonl(data / "preferences.jsonl")
+    pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")
     assert len(pairs) == C.n_train_pairs(CFG) == syn["n_pref_posts"] * CFG["preferences"]["pairs_per_post"]
     assert {"prompt", "chosen", "rejected", "id"} <= set(pairs[0])
     assert all(p["chosen"] != p["rejected"] for p in pairs)
     # held-out preference posts are not training posts
-    held = read_jsonl(data / "heldout_preferences.jsonl")
+    held = read_jsonl(smoke_dir / "results" / "preferences" / "heldout_preferences.jsonl")
     assert not {p["post_id"] for p in held} & {p["post_id"] for p in pairs}
 
 
 def test_preference_statistics_are_saved(smoke_dir: Path):
-    stats = json.loads((smoke_dir / "results" / "data" / "preference_stats.json").read_text())
+    stats = json.loads((smoke_dir / "results" / "preferences" / "preference_stats.json").read_text())
     train = stats["train"]
     for key in (
         "n_pairs",

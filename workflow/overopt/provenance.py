@@ -100,3 +100,32 @@ def write_manifest(
         ),
     )
     return path
+
+
+def collect_manifests(root: str | os.PathLike) -> Any:
+    """Every manifest under ``root`` as one table (artifact, rule, config hash, seed, commit, versions)."""
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(root).rglob("*provenance.json")):
+        m = json.loads(path.read_text(encoding="utf-8"))
+        artifact = (
+            path.parent
+            if path.name == "provenance.json"
+            else path.with_name(path.name[: -len(".provenance.json")])
+        )
+        rows.append(
+            {
+                "artifact": str(artifact),
+                "rule": m.get("rule"),
+                "wildcards": json.dumps(m.get("wildcards", {}), sort_keys=True),
+                "config_hash": m.get("config_hash"),
+                "seed": m.get("seed"),
+                "threads": m.get("threads"),
+                "git_commit": m.get("git_commit"),
+                **{f"version_{k}": v for k, v in sorted(m.get("versions", {}).items())},
+            }
+        )
+    return pd.DataFrame(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import Any
 
@@ -57,6 +58,7 @@ def sft_quality(
             f"invented facts {s['invented_per_summary']} > quality_gate.max_invented {gate['max_invented']}"
         )
     report["gate_passed"] = not problems
+    print(json.dumps(report, indent=2, sort_keys=True), flush=True)
     if problems:
         raise QualityGateError(
             f"SFT model '{size}' fails the quality gate: {'; '.join(problems)}. "

@@ -1,4 +1,4 @@
-"""What every Snakemake ``script:`` entry point does first: log, threads, seeds, timing."""
+"""What every Snakemake ``script:`` entry point does: log, threads, seeds, timing, provenance."""
 
 from __future__ import annotations
 
@@ -11,17 +11,24 @@ from typing import Any
 
 from . import runtime
 
+_EXTRA: dict[str, Any] = {}
+
+
+def record(**info: Any) -> None:
+    """Add facts about this job (run time, steps, ...) to the provenance of its outputs."""
+    _EXTRA.update(info)
+
 
 @contextlib.contextmanager
 def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     """Redirect stdout/stderr to the rule's log, pin threads, seed; yield the job's seed.
 
-    The seed derives from the config seed, the rule name and ``seed_parts`` (wildcards),
-    so every job's randomness is fixed by the config alone.
+    The seed derives from the config seed, the rule name and ``seed_parts`` (wildcards), so
+    every job's randomness is fixed by the config alone. When the block succeeds, every output
+    gets a provenance manifest (inside a directory, beside a file).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "0" if smk.config["task"]["type"] == "hub" else "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TQDM_MININTERVAL", "10")
     log = smk.log[0] if len(smk.log) else None
     seed = runtime.derive_seed(int(smk.config["seed"]), smk.rule, *seed_parts)
     with contextlib.ExitStack() as stack:
@@ -40,9 +47,12 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
             f"[{smk.rule}] start: threads={smk.threads} seed={seed} wildcards={dict(smk.wildcards)}",
             flush=True,
         )
-        try:
-            yield seed
-        finally:
-            print(f"[{smk.rule}] finished in {time.time() - start:.1f} s", flush=True)
-            sys.stdout.flush()
-            sys.stderr.flush()
+        yield seed
+        from .provenance import write_manifest
+
+        for out in smk.output:
+            if os.path.exists(out):
+                write_manifest(out, smk, seed=seed, extra=dict(_EXTRA))
+        print(f"[{smk.rule}] finished in {time.time() - start:.1f} s", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()

@@ -4,7 +4,6 @@ from overopt import config as C
 from overopt import smk
 from overopt.daa import RunSpec, train_daa
 from overopt.io import read_jsonl
-from overopt.provenance import write_manifest
 
 wc = snakemake.wildcards
 with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
@@ -23,6 +22,5 @@ with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
         state_dir=snakemake.params.state_dir,
         seed=seed,
     )
-    for out in snakemake.output.checkpoints:
-        write_manifest(out, snakemake, seed=seed, extra=info)
+    smk.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
     print(info)

@@ -3,7 +3,6 @@
 from overopt import config as C
 from overopt import smk
 from overopt.io import read_jsonl
-from overopt.provenance import write_manifest
 from overopt.sft import train_sft
 
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
@@ -18,5 +17,5 @@ with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
         seed=seed,
         scratch_dir=f"results/.scratch/sft/{size}",
     )
-    write_manifest(snakemake.output.model, snakemake, seed=seed, extra=info)
+    smk.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
     print(info)

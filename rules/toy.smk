@@ -1,0 +1,22 @@
+rule toy_mdp:
+    input:
+        code=code("toy_mdp", "toy_mdp_plot", "losses"),
+    output:
+        table="results/toy_mdp/toy_mdp.csv",
+        png=report(
+            "results/figures/toy_mdp.png",
+            caption="../workflow/report/toy_mdp.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/toy_mdp.pdf",
+        findings="results/toy_mdp/findings.json",
+    log:
+        "logs/toy_mdp.log",
+    benchmark:
+        "logs/benchmarks/toy_mdp.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../workflow/scripts/toy_mdp.py"

@@ -1,0 +1,23 @@
+"""Snakemake entry: rule findings (results/findings.md).
+
+input: ``table`` (evaluations.csv), ``fits`` (fits.csv) and, optionally, ``toy`` (the toy
+MDP's findings JSON, finding 6).
+"""
+
+import pandas as pd
+
+from overopt import smk
+from overopt.findings import findings_markdown
+from overopt.io import read_json, write_text
+from overopt.report_html import markdown_to_html
+
+with smk.job(snakemake):
+    toy = snakemake.input.get("toy")
+    text = findings_markdown(
+        pd.read_csv(snakemake.input.table),
+        pd.read_csv(snakemake.input.fits),
+        read_json(toy) if toy else None,
+    )
+    write_text(snakemake.output.md, text)
+    write_text(snakemake.output.html, markdown_to_html(text, title="Findings"))
+    print(text)
