@@ -70,6 +70,27 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
     assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
 
 
+def test_fast_pair_tokenization_equals_trls(smoke_dir: Path, tmp_path: Path):
+    from trl import DPOTrainer
+
+    sft = str(smoke_dir / "results" / "models" / "s" / "sft")
+    pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")
+    tok = load_tokenizer(sft)
+    args = dpo_config(CFG["daa"], {"loss_type": "sigmoid"}, 0.1, str(tmp_path), 0)
+    trainer = DAATrainer(
+        model=load_model(sft),
+        args=args,
+        train_dataset=pairs_dataset(pairs, None),
+        processing_class=tok,
+        run=RunSpec("s", "dpo", 0.1),
+    )
+    data = pairs_dataset(pairs, None)
+    ours = trainer._prepare_dataset(data, tok, args, "x")
+    trls = DPOTrainer._prepare_dataset(trainer, data, tok, args, "x")
+    for col in ("prompt_ids", "chosen_ids", "rejected_ids"):
+        assert ours[col] == trls[col]
+
+
 def test_reference_logps_match_an_independent_computation(smoke_dir: Path):
     sft = str(smoke_dir / "results" / "models" / "xs" / "sft")
     pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")[:32]

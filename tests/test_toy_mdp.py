@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -211,11 +210,8 @@ def test_depth1_uniform_reference_never_gains_ood(loss_type: str) -> None:
 # run, outputs, determinism
 
 
-def test_default_run_is_fast_and_deterministic(default_table: pd.DataFrame) -> None:
-    start = time.perf_counter()
+def test_default_run_is_deterministic(default_table: pd.DataFrame) -> None:
     again = tm.run()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 3.0, f"default toy MDP run took {elapsed:.2f}s"
     assert tm.table_csv(again) == tm.table_csv(default_table)
     assert list(again.columns) == list(tm.COLUMNS)
     cfg = tm.ToyConfig.from_mapping(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from trl import SFTConfig, SFTTrainer
 
 from .checkpointing import SafeCheckpointMixin
 from .io import atomic_dir, atomic_path
+from .launch import is_main_process
 from .models import build_model, load_model, neox_config
 from .tokenizer import load_tokenizer
 from .trl_tuning import fit_fused_head_to_vocab
@@ -128,10 +130,14 @@ def train_sft(
     )
     trainer = SafeSFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     result = trainer.train()
-    with atomic_dir(out_dir) as tmp:
-        trainer.save_model(str(tmp))
-    shutil.rmtree(scratch_dir, ignore_errors=True)
-    write_history(trainer.state.log_history, history_path)
+    staging = f"{scratch_dir}/final"
+    trainer.save_model(staging)  # every rank takes part (FSDP gathers the weights); rank 0 writes
+    if is_main_process():
+        with atomic_dir(out_dir) as tmp:
+            for f in Path(staging).iterdir():
+                shutil.move(str(f), tmp / f.name)
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+        write_history(trainer.state.log_history, history_path)
     return {
         "train_runtime_s": result.metrics.get("train_runtime"),
         "steps": trainer.state.global_step,

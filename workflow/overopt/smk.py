@@ -48,9 +48,10 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
             flush=True,
         )
         yield seed
+        from .launch import is_main_process
         from .provenance import write_manifest
 
-        for out in smk.output:
+        for out in smk.output if is_main_process() else []:
             if os.path.exists(out):
                 write_manifest(out, smk, seed=seed, extra=dict(_EXTRA))
         print(f"[{smk.rule}] finished in {time.time() - start:.1f} s", flush=True)

@@ -4,8 +4,10 @@ from overopt import config as C
 from overopt import smk
 from overopt.daa import RunSpec, train_daa
 from overopt.io import read_jsonl
+from overopt.launch import relaunch_if_multi_gpu
 
 wc = snakemake.wildcards
+relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
 with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
     cfg = snakemake.config
     ref = {r["id"]: r for r in read_jsonl(snakemake.input.ref_logps)}

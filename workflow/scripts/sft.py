@@ -3,8 +3,10 @@
 from overopt import config as C
 from overopt import smk
 from overopt.io import read_jsonl
+from overopt.launch import relaunch_if_multi_gpu
 from overopt.sft import train_sft
 
+relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
     size = snakemake.wildcards.size
     info = train_sft(
