@@ -2,6 +2,7 @@ import sys
 from pathlib import Path
 
 from overopt import config as C
+from overopt import resources as R
 
 try:
     C.validate_schema(config)  # readable messages naming the key
@@ -24,6 +25,17 @@ TEMPERATURES = [C.fmt_beta(t) for t in config["evaluation"].get("temperatures", 
 POLICIES = C.policies(config)  # (size, policy) for every evaluated policy
 
 
+# Cheap rules at the end of the DAG run where Snakemake runs, not as cluster jobs.
+localrules:
+    all,
+    collect,
+    fit,
+    figures,
+    findings,
+    provenance,
+    toy_mdp,
+
+
 wildcard_constraints:
     size="|".join(SIZES),
     objective="|".join(OBJECTIVES),
@@ -37,6 +49,16 @@ PACKAGE = Path(workflow.basedir) / "workflow" / "overopt"
 def code(*modules):
     """The package modules a rule's results depend on: editing one reruns the rule."""
     return [str(PACKAGE / f"{m}.py") for m in modules]
+
+
+def res(rule, key):
+    """A resource of ``rule`` derived from the model size and config (overopt.resources)."""
+    return lambda wc: R.rule_resources(config, rule, getattr(wc, "size", None))[key]
+
+
+def resources_of(rule):
+    """mem_mb, runtime and gpu of ``rule`` (a GPU request only where a Hub model needs one)."""
+    return {k: res(rule, k) for k in ("mem_mb", "runtime", "gpu")}
 
 
 def tokenizer_input(wildcards):

@@ -9,10 +9,11 @@ rule ref_logps:
         "logs/ref_logps/{size}.log",
     benchmark:
         "logs/benchmarks/ref_logps/{size}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: THREADS
     resources:
-        mem_mb=4000,
-        runtime=60,
+        **resources_of("ref_logps"),
     script:
         "../workflow/scripts/ref_logps.py"
 
@@ -34,10 +35,11 @@ rule daa:
         "logs/daa/{size}/{objective}/beta-{beta}.log",
     benchmark:
         "logs/benchmarks/daa/{size}/{objective}/beta-{beta}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: THREADS
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **resources_of("daa"),
     params:
         state_dir=lambda wc: f"results/.state/daa/{wc.size}/{wc.objective}/beta-{wc.beta}",
     script:

@@ -12,10 +12,11 @@ if SYNTHETIC:
             "logs/prepare_data.log",
         benchmark:
             "logs/benchmarks/prepare_data.tsv"
+        conda:
+            "../envs/data.yaml"
         threads: 1
         resources:
-            mem_mb=2000,
-            runtime=10,
+            **resources_of("prepare_data"),
         script:
             "../workflow/scripts/prepare_data.py"
 
@@ -29,10 +30,11 @@ if SYNTHETIC:
             "logs/tokenizer.log",
         benchmark:
             "logs/benchmarks/tokenizer.tsv"
+        conda:
+            "../envs/data.yaml"
         threads: 1
         resources:
-            mem_mb=2000,
-            runtime=10,
+            **resources_of("tokenizer"),
         script:
             "../workflow/scripts/tokenizer.py"
 
@@ -48,10 +50,11 @@ if SYNTHETIC:
             "logs/candidates.log",
         benchmark:
             "logs/benchmarks/candidates.tsv"
+        conda:
+            "../envs/train.yaml"
         threads: THREADS
         resources:
-            mem_mb=4000,
-            runtime=30,
+            **resources_of("candidates"),
         script:
             "../workflow/scripts/candidates.py"
 
@@ -73,10 +76,11 @@ if SYNTHETIC:
             "logs/preferences.log",
         benchmark:
             "logs/benchmarks/preferences.tsv"
+        conda:
+            "../envs/data.yaml"
         threads: 1
         resources:
-            mem_mb=2000,
-            runtime=10,
+            **resources_of("preferences"),
         script:
             "../workflow/scripts/preferences.py"
 
@@ -94,6 +98,8 @@ else:
             "logs/prepare_data.log",
         benchmark:
             "logs/benchmarks/prepare_data.tsv"
+        conda:
+            "../envs/data.yaml"
         threads: 4
         resources:
             mem_mb=16000,

@@ -12,10 +12,11 @@ rule evaluate:
         "logs/evaluate/{size}/{policy}.log",
     benchmark:
         "logs/benchmarks/evaluate/{size}/{policy}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=30,
+        **resources_of("evaluate"),
     params:
         info=lambda wc: policy_info(wc.size, wc.policy),
         cache_dir="cache/judge",
@@ -36,6 +37,8 @@ rule collect:
         ),
     log:
         "logs/collect.log",
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -14,6 +14,8 @@ rule fit:
         ),
     log:
         "logs/fit.log",
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -39,6 +41,8 @@ rule figures:
         **{f"{name}_pdf": f"results/figures/{name}.pdf" for name in FIGURES},
     log:
         "logs/figures.log",
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -62,6 +66,8 @@ rule findings:
         ),
     log:
         "logs/findings.log",
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -84,6 +90,8 @@ rule provenance:
         ),
     log:
         "logs/provenance.log",
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,

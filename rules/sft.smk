@@ -10,10 +10,11 @@ rule sft:
         "logs/sft/{size}.log",
     benchmark:
         "logs/benchmarks/sft/{size}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: THREADS
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **resources_of("sft"),
     params:
         tokenizer=lambda wc: tokenizer_source(wc.size),
     script:
@@ -36,9 +37,10 @@ if SYNTHETIC:
             ),
         log:
             "logs/sft_quality/{size}.log",
+        conda:
+            "../envs/train.yaml"
         threads: 1
         resources:
-            mem_mb=2000,
-            runtime=10,
+            **resources_of("sft_quality"),
         script:
             "../workflow/scripts/sft_quality.py"

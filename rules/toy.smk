@@ -14,6 +14,8 @@ rule toy_mdp:
         "logs/toy_mdp.log",
     benchmark:
         "logs/benchmarks/toy_mdp.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -29,16 +29,17 @@ def snakemake(
     timeout: int = 1800,
 ) -> subprocess.CompletedProcess:
     """Run the repository's workflow with its results in ``workdir``."""
+    # --configfile takes several values: keep it before other options, never before targets
     cmd = [
         sys.executable,
         "-m",
         "snakemake",
+        "--configfile",
+        str(config),
         "-s",
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
-        "--configfile",
-        str(config),
         *args,
     ]
     proc = subprocess.run(

@@ -141,18 +141,18 @@ def test_killed_job_resumes_bitwise(fresh_copy):
     original_hist = pd.read_csv(work / target / "history.csv")
     shutil.rmtree(work / target)
     proc = snakemake(
-        work, "--cores", "1", f"{target}/history.csv", check=False, env={"OVEROPT_KILL_AT_STEP": "6"}
+        work, "--cores", "1", f"{target}/history.csv", check=False, env={"OVEROPT_KILL_AT_STEP": "9"}
     )
     assert proc.returncode != 0
     assert "SIGKILL" in proc.stdout + proc.stderr or "-9" in proc.stdout + proc.stderr
     # nothing partial where Snakemake would take it as complete; the trainer state survives
     assert not (work / target).exists() or not any((work / target).iterdir())
     state = work / "results" / ".state" / "daa" / "s" / "dpo" / "beta-0.1"
-    assert (state / "checkpoint-4" / "optimizer.safetensors").exists()
+    assert (state / "checkpoint-6" / "optimizer.safetensors").exists()
     assert not list(state.rglob("*.pt")) and not list(state.rglob("*.bin")) and not list(state.rglob("*.pth"))
     snakemake(work, "--cores", "1", f"{target}/history.csv")
     log = (work / "logs" / "daa" / "s" / "dpo" / "beta-0.1.log").read_text()
-    assert "resuming size s, objective dpo, beta 0.1 from" in log and "checkpoint-4" in log
+    assert "resuming size s, objective dpo, beta 0.1 from" in log and "checkpoint-6" in log
     for name, data in original.items():
         assert (work / target / name / "model.safetensors").read_bytes() == data, name
     resumed_hist = pd.read_csv(work / target / "history.csv")

@@ -381,3 +381,33 @@ def test_reward_model_judge_is_sigmoid_of_score_difference(tmp_path: Path) -> No
     for v, f in zip(verdicts, flipped, strict=True):
         assert math.isclose(v.prob_a + f.prob_a, 1.0, abs_tol=1e-6)
     assert len({round(v.prob_a, 6) for v in verdicts}) == 3  # random weights, distinct scores
+
+
+def test_evaluate_rule_with_the_openai_judge_pays_once_and_leaks_no_key(
+    fresh_copy, server: ChatServer, tmp_path: Path
+) -> None:
+    """The workflow's evaluate job against the local server: verdicts land in the samples, a rerun
+    sends zero requests (persistent cache), and the key is in no file under results/, logs/ or the cache."""
+    import yaml
+
+    from conftest import SMOKE, snakemake
+
+    work = fresh_copy("openai")
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["judge"] = judge_cfg(server.base_url, timeout_s=10)
+    path = tmp_path / "openai.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    target = "results/eval/xs/sft/metrics.json"
+    snakemake(work, "--cores", "1", "-f", target, config=path, env={ENV: KEY})
+    sent = len(server.seen)
+    assert sent == cfg["evaluation"]["n_prompts"]
+    metrics = json.loads((work / target).read_text())
+    assert metrics["judge"].startswith("openai") and metrics["judge_unparseable"] == 0
+    samples = read_jsonl(work / "results/eval/xs/sft/samples.jsonl")
+    assert {s["judge_swapped"] for s in samples} == {True, False}
+    snakemake(work, "--cores", "1", "-f", target, config=path, env={ENV: KEY})
+    assert len(server.seen) == sent  # every judgement came from the cache
+    for root in ("results", "logs", "cache", ".snakemake"):
+        for f in (work / root).rglob("*"):
+            if f.is_file():
+                assert KEY.encode() not in f.read_bytes(), f

@@ -5,8 +5,9 @@
   ``--profile profiles/slurm-local``: every job is a SLURM job (its own sbatch job id,
   COMPLETED, --cpus-per-task = the rule's threads, a SLURM log under logs/slurm), and the
   results are the same bytes as the local smoke run's (session fixture ``smoke_dir``);
-- a job that asks for ``gpu: 1`` (through --set-resources) is scheduled on the node's GPU
-  (a fake one, gres backed by /dev/null) and sees CUDA_VISIBLE_DEVICES=0.
+- a job that asks for ``gpu: 1`` (through --set-resources: the workflow's ref_logps job above,
+  and a probe rule of the test's own) is scheduled on the node's GPU (a fake one, gres backed
+  by /dev/null) and sees CUDA_VISIBLE_DEVICES=0.
 
 When no cluster is up, the fixture starts one with .ci/slurm-up (installs slurm-wlm and
 munge with apt-get, needs root, as CI is), and stops it again at the end.
@@ -34,7 +35,7 @@ PROFILE = REPO / "profiles" / "slurm-local"
 PARTITION = "debug"  # profiles/slurm-local and .ci/slurm-up
 # Evaluating the last checkpoint of one DAA run needs every upstream stage once.
 TARGET = "results/eval/xs/dpo/beta-0.1/step-00012_ep-1.000/metrics.json"
-GPU_RULE = "prepare_data"  # cheap: submitted with gpu=1 to check the request reaches SLURM
+GPU_RULE = "ref_logps"  # a GPU rule at the paper scale; submitted here with gpu=1
 UP_STATES = {"idle", "mixed", "allocated"}
 GPU_TRES = re.compile(r"gres[:/]gpu[:=]1\b")  # TresPerJob: gres:gpu:1 (SLURM 22.05), gres/gpu=1 (newer)
 
@@ -129,7 +130,7 @@ def cancel_jobs(prefix: str) -> None:
 
 
 def slurm_job(job_id: str) -> dict[str, str]:
-    """`scontrol show job` as a dict (finished jobs stay visible for MinJobAge=600 s)."""
+    """`scontrol show job` as a dict (finished jobs stay visible for MinJobAge=3600 s)."""
     proc = subprocess.run(
         ["scontrol", "--oneliner", "show", "job", job_id], capture_output=True, text=True, timeout=30
     )
@@ -178,8 +179,8 @@ def test_study_target_runs_as_slurm_jobs_with_local_bytes(
         )
     }
     remote = {j: rule for j, (rule, local, _) in jobs.items() if not local}
-    rules = set(remote.values())
-    assert {"prepare_data", "tokenizer", "sft", "daa", "evaluate"} <= rules, rules
+    assert {"prepare_data", "tokenizer"} <= {rule for rule, _, _ in jobs.values()}, jobs
+    assert {"sft", GPU_RULE, "daa", "evaluate"} <= set(remote.values()), remote
     assert set(submitted) == set(remote), (
         f"every non-local job must be a SLURM job; planned {sorted(remote)}, submitted {sorted(submitted)}"
     )
@@ -220,20 +221,34 @@ rule probe:
         mem_mb=100,
         runtime=5,
     shell:
-        "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}}"
-        " SLURM_JOB_ID=${{SLURM_JOB_ID-unset}} > {output}"
+        "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}} SLURM_JOB_ID=${{SLURM_JOB_ID-unset}}"
+        " SLURM_CPUS_PER_TASK=${{SLURM_CPUS_PER_TASK-unset}} > {output}"
 """
 
 
 def test_gpu_request_is_scheduled_and_sees_the_gpu(slurm_cluster: None, tmp_path: Path) -> None:
+    """gpu=1 and threads=2 (where the node has 2 CPUs) set from the command line, as a user would."""
+    node_cpus = subprocess.run(
+        ["sinfo", "--noheader", f"--partition={PARTITION}", "--format=%c"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.split()
+    threads = min(2, max(map(int, node_cpus)))
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text(GPU_PROBE)
     work = tmp_path / "work"
-    out = run_on_slurm(work, "--set-resources", "probe:gpu=1", "--", "probe.txt", snakefile=snakefile)
+    args = ("--set-resources", "probe:gpu=1", "--set-threads", f"probe={threads}", "--", "probe.txt")
+    out = run_on_slurm(work, *args, snakefile=snakefile)
 
     slurm_id = re.search(r"has been submitted with SLURM jobid (\d+)", out)
     assert slurm_id, out[-3000:]
     info = slurm_job(slurm_id.group(1))
     assert info["JobState"] == "COMPLETED" and GPU_TRES.search(info.get("TresPerJob", "")), info
+    assert info["CPUs/Task"] == str(threads), info
     probe = dict(kv.split("=", 1) for kv in (work / "probe.txt").read_text().split())
-    assert probe == {"CUDA_VISIBLE_DEVICES": "0", "SLURM_JOB_ID": slurm_id.group(1)}
+    assert probe == {
+        "CUDA_VISIBLE_DEVICES": "0",
+        "SLURM_JOB_ID": slurm_id.group(1),
+        "SLURM_CPUS_PER_TASK": str(threads),
+    }, probe

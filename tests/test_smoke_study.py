@@ -92,3 +92,59 @@ def test_no_pickles_anywhere_in_results(smoke_dir: Path):
         if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".pickle"}
     ]
     assert bad == []
+
+
+CONTRACT = [
+    "model_size",
+    "objective",
+    "beta",
+    "step",
+    "epoch_fraction",
+    "kl",
+    "kl_exact",
+    "sqrt_kl",
+    "win_rate",
+    "win_rate_low",
+    "win_rate_high",
+    "mean_length",
+    "n_prompts",
+    "judge",
+    "gold_reward",
+    "length_r2",
+    "implicit_acc",
+]
+
+
+def test_evaluations_table_has_every_policy_and_the_contract_columns(smoke_dir: Path):
+    df = pd.read_csv(smoke_dir / "results" / "tables" / "evaluations.csv")
+    assert set(CONTRACT) <= set(df.columns)
+    assert len(df) == len(C.policies(CFG))
+    sft = df[df["objective"] == "sft"]
+    assert sorted(sft["model_size"]) == sorted(SIZES)
+    assert (sft["kl"] == 0).all() and (sft["kl_exact"] == 0).all() and (sft["win_gain"] == 0).all()
+    daa = df[df["objective"] != "sft"]
+    assert (daa["kl_exact"] >= 0).all() and (daa["kl_exact"] > 0).any()
+    assert ((df["win_rate_low"] <= df["win_rate"]) & (df["win_rate"] <= df["win_rate_high"])).all()
+    assert (df["judge"] == "gold").all() and (df["n_prompts"] == CFG["evaluation"]["n_prompts"]).all()
+    assert set(daa["epoch_fraction"].round(3)) == {0.5, 1.0}
+
+
+def test_samples_keep_what_recomputes_kl_and_win_rate(smoke_dir: Path):
+    df = pd.read_csv(smoke_dir / "results" / "tables" / "evaluations.csv")
+    row = df[df["objective"] == "dpo"].iloc[-1]
+    rows = read_jsonl(smoke_dir / "results" / "eval" / row["model_size"] / row["policy"] / "samples.jsonl")
+    assert len(rows) == CFG["evaluation"]["n_prompts"]
+    for key in (
+        "prompt_id",
+        "completion",
+        "n_tokens",
+        "logp_policy",
+        "logp_ref",
+        "judge_prob_win",
+        "kl_exact",
+    ):
+        assert key in rows[0]
+    kl = sum(r["logp_policy"] - r["logp_ref"] for r in rows) / len(rows)
+    win = sum(r["judge_prob_win"] for r in rows) / len(rows)
+    assert kl == pytest.approx(row["kl"], rel=1e-4, abs=1e-6)
+    assert win == pytest.approx(row["win_rate"], rel=1e-4, abs=1e-6)

@@ -55,8 +55,13 @@ def generate_candidates(
         for s in range(slot):
             rows.append({"post_id": post["id"], "cand": s, **out[(i, s)]})
         rng = random.Random(derive_seed(seed, "perturb", post["id"]))
-        for k in range(int(cand_cfg.get("perturbed_references", 1))):
+        texts = {out[(i, s)]["completion"] for s in range(slot)}
+        n_perturbed = int(cand_cfg.get("perturbed_references", 1))
+        k = 0
+        # at least the configured perturbations, and more while the post has < 2 distinct summaries
+        while k < n_perturbed or (len(texts) < 2 and k < n_perturbed + 20):
             text = synthetic.perturb(rng, post["prompt"], post["reference"])
+            texts.add(text)
             rows.append(
                 {
                     "post_id": post["id"],
@@ -66,4 +71,5 @@ def generate_candidates(
                     "n_tokens": len(text.split()) + 1,
                 }
             )
+            k += 1
     return rows

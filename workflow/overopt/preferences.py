@@ -71,8 +71,13 @@ def make_pairs(
                 if options:
                     pair = rng.choice(options)
                     break
-            if pair is None:
-                raise ValueError(f"post {post['id']}: fewer than two distinct candidate summaries to pair")
+            if pair is None:  # every distinct pair is taken: label one again (annotators do see repeats)
+                options = [(a, b) for a in cands for b in cands if a["completion"] != b["completion"]]
+                if not options:
+                    raise ValueError(
+                        f"post {post['id']}: fewer than two distinct candidate summaries to pair"
+                    )
+                pair = rng.choice(options)
             a, b = pair if rng.random() < 0.5 else pair[::-1]
             used.add(frozenset((a["completion"], b["completion"])))
             pairs.append(

@@ -1,0 +1,35 @@
+"""Rules ask for what the model size needs: a 6.9B DAA job for several GPUs, a plotting job for little."""
+
+from __future__ import annotations
+
+from conftest import REPO
+from overopt import config as C
+from overopt import resources as R
+
+PAPER = C.load(REPO / "config" / "paper.yaml")
+DEFAULT = C.load(REPO / "config" / "config.yaml")
+
+
+def test_paper_training_resources_grow_with_model_size():
+    daa = {size: R.rule_resources(PAPER, "daa", size) for size in PAPER["models"]}
+    small, _, large = (daa[s] for s in PAPER["models"])
+    assert small["gpu"] == 1 and large["gpu"] >= 2  # 6.9B training state does not fit one 80 GB GPU
+    assert large["runtime"] > small["runtime"] and large["mem_mb"] > small["mem_mb"]
+    for size in PAPER["models"]:
+        ev = R.rule_resources(PAPER, "evaluate", size)
+        assert ev["gpu"] == 1 and ev["runtime"] < daa[size]["runtime"]
+
+
+def test_training_time_follows_six_n_d_over_flops():
+    s = R.hub_settings(PAPER)
+    hours = R.training_hours(1.0, s["pair_tokens"], 1, s)
+    expected = 6 * 1e9 * s["pair_tokens"] / (s["achieved_tflops"] * 1e12) / 3600 * s["safety"]
+    assert abs(hours - expected) < 1e-9
+    assert R.training_hours(1.0, s["pair_tokens"], 2, s) == hours / 2
+
+
+def test_synthetic_jobs_run_on_cpu_with_small_requests():
+    for rule in ("sft", "daa", "evaluate", "candidates"):
+        r = R.rule_resources(DEFAULT, rule, "l")
+        assert r["gpu"] == 0 and r["mem_mb"] <= 4000
+    assert R.rule_resources(DEFAULT, "figures")["mem_mb"] <= 1000
