@@ -115,14 +115,14 @@ def main() -> None:
     ap.add_argument("--size", default=None, help="model size (default: the middle one)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--pairs", type=int, default=1024)
+    ap.add_argument("--pairs", type=int, default=8000, help="pairs per epoch (the default study has 8,000)")
     ap.add_argument("--betas", type=int, default=3)
     a = ap.parse_args()
     cfg = C.load(a.config)
     sizes = list(cfg["models"])
     size = a.size or sizes[len(sizes) // 2]
     runtime.setup(a.threads, 0)
-    opts = C.merged(cfg, "daa", size)
+    opts = {**C.merged(cfg, "daa", size), "logging_steps": 10**6}
     pairs = make_pairs(a.pairs, 0)
     with tempfile.TemporaryDirectory() as tmp:
         train_word_tokenizer(

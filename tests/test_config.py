@@ -112,12 +112,10 @@ def test_paper_grid_contains_the_public_betas():
 def test_checkpoints_are_evenly_spaced_and_named_by_step_and_epoch():
     cfg = smoke()
     steps = C.checkpoint_steps(cfg, "s")
-    assert steps == [4, 8, 12]  # 96 posts x 2 pairs / batch 16 = 12 steps, 3 checkpoints
-    assert C.checkpoint_names(cfg, "s") == [
-        "step-00004_ep-0.333",
-        "step-00008_ep-0.667",
-        "step-00012_ep-1.000",
-    ]
+    assert steps == [6, 12]  # 96 posts x 2 pairs / batch 16 = 12 steps, 2 checkpoints
+    assert C.checkpoint_names(cfg, "s") == ["step-00006_ep-0.500", "step-00012_ep-1.000"]
+    default = C.load(REPO / "config" / "config.yaml")
+    assert C.checkpoint_steps(default, "m") == [50, 100, 150, 200, 250]  # 4 intermediate + final
     paper = C.load(REPO / "config" / "paper.yaml")
     assert C.checkpoint_steps(paper, "pythia-1b")[-1] == C.total_steps(paper, "pythia-1b") == 1451
     assert len(C.checkpoint_steps(paper, "pythia-1b")) == 5

@@ -37,15 +37,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 @functools.cache
 def git_commit() -> str:
-    """HEAD of the repository the workflow runs in, ``+dirty`` if it has local changes."""
+    """HEAD of the repository this code comes from, ``+dirty`` if it has local changes."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

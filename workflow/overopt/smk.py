@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,7 +48,12 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
             f"[{smk.rule}] start: threads={smk.threads} seed={seed} wildcards={dict(smk.wildcards)}",
             flush=True,
         )
-        yield seed
+        try:
+            yield seed
+        except BaseException:
+            traceback.print_exc()  # into the rule's log, before stderr is restored
+            sys.stderr.flush()
+            raise
         from .launch import is_main_process
         from .provenance import write_manifest
 
