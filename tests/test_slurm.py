@@ -151,13 +151,15 @@ def planned_jobs(output: str) -> dict[str, tuple[str, bool, int]]:
 
 
 def result_digests(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under results/ (not the resume state, scratch or Snakemake markers)."""
+    """SHA-256 of every result under results/: not the resume state, scratch or Snakemake markers, nor
+    the provenance manifests, which record the code's git commit (and so differ across commits)."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted((root / "results").rglob("*"))
         if p.is_file()
         and not {".state", ".scratch"} & set(p.relative_to(root).parts)
         and p.name != ".snakemake_timestamp"
+        and "provenance" not in p.name
     }
 
 

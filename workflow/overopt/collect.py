@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path, read_json, read_jsonl
+from .metrics import bootstrap_ci
 from .runtime import derive_seed
 
 COLUMNS = [
@@ -45,10 +46,8 @@ def paired_gain(
     """Win-rate difference to SFT on the same prompts, with a bootstrap CI resampling prompts jointly."""
     base = {r["prompt_id"]: r["judge_prob_win"] for r in sft}
     diff = np.array([r["judge_prob_win"] - base[r["prompt_id"]] for r in policy])
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(n, len(diff)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
-    return float(diff.mean()), float(lo), float(hi)
+    lo, hi = bootstrap_ci(diff, n, ci, seed)
+    return float(diff.mean()), lo, hi
 
 
 def collect(
