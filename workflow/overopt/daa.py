@@ -36,17 +36,8 @@ from .sft import training_args, write_history
 from .tokenizer import load_tokenizer
 from .trl_tuning import fit_fused_head_to_vocab
 
-MODEL_FILES = (
-    "config.json",
-    "generation_config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.json",
-    "merges.txt",
-    "tokenizer.model",
-)
+# What a trainer checkpoint holds besides the model: never published as part of a policy.
+TRAINING_STATE = ("optimizer", "scheduler", "scaler", "rng_state", "trainer_state.json", "training_args")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -241,12 +232,12 @@ def latest_checkpoint(state_dir: str | Path) -> str | None:
 
 
 def publish(checkpoint_dir: str | Path, out_dir: str | Path) -> None:
-    """Copy a trainer checkpoint's model and tokenizer (no optimizer state) to ``out_dir`` atomically."""
+    """Copy a trainer checkpoint's model (all weight shards) and tokenizer, not its training state,
+    to ``out_dir`` atomically."""
     with atomic_dir(out_dir) as tmp:
-        for name in MODEL_FILES:
-            src = Path(checkpoint_dir) / name
-            if src.exists():
-                shutil.copy2(src, tmp / name)
+        for src in sorted(Path(checkpoint_dir).iterdir()):
+            if src.is_file() and not src.name.startswith(TRAINING_STATE):
+                shutil.copy2(src, tmp / src.name)
 
 
 def train_daa(
