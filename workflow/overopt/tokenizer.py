@@ -36,9 +36,17 @@ def train_word_tokenizer(texts: Iterable[str], out_dir: str | Path) -> PreTraine
     return fast
 
 
+# Loader options that transformers records in ``init_kwargs`` and so writes into every saved
+# ``tokenizer_config.json``: ``local_files_only`` follows HF_HUB_OFFLINE, which would make a
+# checkpoint's bytes depend on the environment of the run that wrote it.
+LOADER_KWARGS = ("local_files_only", "cache_dir", "force_download", "proxies", "token")
+
+
 def load_tokenizer(path_or_id: str, revision: str | None = None) -> PreTrainedTokenizerBase:
     """Load a tokenizer saved beside a model (or from the Hub); left padding, a pad token set."""
     tok = AutoTokenizer.from_pretrained(path_or_id, revision=revision)
+    for key in LOADER_KWARGS:
+        tok.init_kwargs.pop(key, None)
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
