@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, snakemake
+from conftest import REPO, result_digests, snakemake
 
 ENV = {
     **os.environ,
@@ -39,18 +38,8 @@ def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "dvc", *args], cwd)
 
 
-def digests(root: Path) -> dict[str, str]:
-    """SHA-256 of every table, checkpoint (safetensors), sample file and figure under results/.
-
-    Provenance (manifests and their table) records the code's git commit, so it differs between
-    commits by design, like the logs; it is left out.
-    """
-    keep = {".csv", ".safetensors", ".jsonl", ".png", ".pdf", ".md", ".html"}
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((root / "results").rglob("*"))
-        if p.is_file() and p.suffix in keep and ".state" not in p.parts and "provenance" not in p.name
-    }
+# Every table, checkpoint (safetensors), sample file and figure (and the findings) under results/.
+RESULTS = {".csv", ".safetensors", ".jsonl", ".png", ".pdf", ".md", ".html"}
 
 
 def planned_rules(workdir: Path, *targets: str) -> dict[str, int]:
@@ -102,7 +91,7 @@ def test_reviewer_path_dvc_pull_restore_rebuild(smoke_dir: Path, tmp_path: Path)
     run(["git", "commit", "-qm", "project"], origin)
     # the study, as `dvc repro` leaves it: the smoke run's results recorded in dvc.lock
     shutil.copytree(smoke_dir / "results", origin / "results")
-    original = digests(origin)
+    original = result_digests(origin, RESULTS)
     dvc("commit", "--force", cwd=origin)
     dvc("push", cwd=origin)
     run(["git", "add", "-A"], origin)
@@ -111,7 +100,7 @@ def test_reviewer_path_dvc_pull_restore_rebuild(smoke_dir: Path, tmp_path: Path)
 
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
     dvc("pull", cwd=clone)
-    assert digests(clone) == original
+    assert result_digests(clone, RESULTS) == original
     env = {**ENV, "PYTHONPATH": str(clone / "workflow")}
     run(
         [
@@ -139,7 +128,7 @@ def test_reviewer_path_dvc_pull_restore_rebuild(smoke_dir: Path, tmp_path: Path)
         clone,
         env=env,
     )
-    assert digests(clone) == original
+    assert result_digests(clone, RESULTS) == original
 
     # changing the fit code reruns the fit and what is built from it, nothing upstream
     fit = clone / "workflow" / "overopt" / "fit.py"
@@ -154,7 +143,7 @@ def test_two_runs_from_scratch_give_identical_bytes(smoke_dir: Path, tmp_path: P
     second = tmp_path / "second"
     second.mkdir()
     snakemake(second, "--cores", "2")
-    a, b = digests(smoke_dir), digests(second)
+    a, b = result_digests(smoke_dir, RESULTS), result_digests(second, RESULTS)
     assert a.keys() == b.keys()
     assert any(k.endswith(".safetensors") for k in a) and any(k.endswith(".png") for k in a)
     differ = sorted(k for k in a if a[k] != b[k])

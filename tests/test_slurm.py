@@ -15,7 +15,6 @@ munge with apt-get, needs root, as CI is), and stops it again at the end.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, snakemake
+from conftest import REPO, result_digests, snakemake
 
 pytestmark = pytest.mark.slurm
 
@@ -148,19 +147,6 @@ def planned_jobs(output: str) -> dict[str, tuple[str, bool, int]]:
         if jobid:
             jobs[jobid.group(1)] = (rule, local is not None, int(threads.group(1)) if threads else 1)
     return jobs
-
-
-def result_digests(root: Path) -> dict[str, str]:
-    """SHA-256 of every result under results/: not the resume state, scratch or Snakemake markers, nor
-    the provenance manifests, which record the code's git commit (and so differ across commits)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((root / "results").rglob("*"))
-        if p.is_file()
-        and not {".state", ".scratch"} & set(p.relative_to(root).parts)
-        and p.name != ".snakemake_timestamp"
-        and "provenance" not in p.name
-    }
 
 
 def test_study_target_runs_as_slurm_jobs_with_local_bytes(
