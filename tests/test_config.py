@@ -48,6 +48,14 @@ BAD = {
         lambda c: c["objectives"]["ipo"].update(length_alpha=0.1),
         ["objectives.ipo.length_alpha", "sigmoid"],
     ),
+    "unknown generator key": (
+        lambda c: c["task"]["synthetic"].update(generator={"p_dorp": 0.1}),
+        ["task.synthetic.generator", "p_dorp", "reference_noise"],
+    ),
+    "unknown reference noise": (
+        lambda c: c["task"]["synthetic"].update(generator={"reference_noise": "middle"}),
+        ["task.synthetic.generator.reference_noise", "'middle'", "random, tail"],
+    ),
     "per-size checkpoints": (
         lambda c: c["models"]["s"].update(daa={"checkpoints": 2}),
         ["models.s.daa.checkpoints"],

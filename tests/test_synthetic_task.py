@@ -96,3 +96,34 @@ def test_judge_is_bradley_terry_on_the_gold_reward():
     d = gold.reward(POST, a) - gold.reward(POST, b)
     assert gold.prob_a_beats_b(POST, a, b) == pytest.approx(gold.sigmoid(d / 0.25))
     assert gold.prob_a_beats_b(POST, a, b) + gold.prob_a_beats_b(POST, b, a) == pytest.approx(1.0)
+
+
+def test_tail_noise_keeps_every_reference_a_prefix_of_the_posts_facts():
+    params = TaskParams()
+    rows = synthetic.generate(2000, 11, "sft", params)
+    kinds = set()
+    for r in rows:
+        assert r["prompt"].startswith("post : ") and r["prompt"].endswith("tldr :")
+        post = [f for f, _ in synthetic.parse_post(r["prompt"])]
+        ref = [tuple(c) for c in synthetic.split_facts(r["reference"])]
+        assert ref == post[: len(ref)], (r["prompt"], r["reference"])
+        salient = [f for f, s in synthetic.parse_post(r["prompt"]) if s >= params.reference_min_salience]
+        kinds.add(len(ref) - min(len(salient), params.reference_max_facts))
+    assert kinds == {-1, 0, 1}  # still noisy: some references drop the last fact, some add a minor one
+
+
+def test_a_prompt_start_only_prefixes_the_same_posts():
+    a = synthetic.generate(200, 3, "eval", TaskParams(prompt_start=""))
+    b = synthetic.generate(200, 3, "eval", TaskParams(prompt_start="post :"))
+    assert [r["prompt"] for r in b] == ["post : " + r["prompt"] for r in a]
+    assert [r["reference"] for r in b] == [r["reference"] for r in a]
+
+
+def test_random_noise_skips_facts():
+    rows = synthetic.generate(500, 11, "sft", TaskParams(reference_noise="random"))
+    skips = 0
+    for r in rows:
+        post = [f for f, _ in synthetic.parse_post(r["prompt"])]
+        ref = [tuple(c) for c in synthetic.split_facts(r["reference"])]
+        skips += ref != post[: len(ref)]
+    assert 0.05 < skips / len(rows) < 0.5

@@ -95,6 +95,13 @@ def check(cfg: dict[str, Any]) -> None:
         )
     if synthetic and "candidates" not in cfg:
         raise ConfigError("config key 'candidates': required for the synthetic task")
+    if synthetic:
+        from .data_prep import synthetic_params
+
+        try:
+            synthetic_params(cfg)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(str(err)) from None
 
 
 def config_hash(cfg: dict[str, Any]) -> str:

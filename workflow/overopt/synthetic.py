@@ -2,9 +2,13 @@
 
 A post is a handful of ``entity relation value`` facts, each introduced by a salience word
 (3: importantly/crucially/notably, 2: also/plus/besides, 1: btw/incidentally/apparently),
-with short filler clauses between them, and ends with ``tldr :``. The facts appear in
-salience order (random within a class), which makes copying learnable by tiny models in
-minutes (TESTBED-NOTES.md, variant B). A summary is facts joined by ``;``.
+with short filler clauses between them; it starts with ``post :`` and ends with ``tldr :``
+(TL;DR's ``POST: ... TL;DR:``). The facts appear in salience order (random within a class),
+which makes copying learnable by tiny models in minutes (TESTBED-NOTES.md, variant B). A
+summary is facts joined by ``;``. Tiny models copy a fact's relation and value by its place
+after the previous fact, not by its entity, so the reference noise keeps summaries a prefix
+of the post's facts (``reference_noise="tail"``): noise that skips facts made SFT samples
+mix facts, about one invented fact per summary at temperature 1.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def vocabulary() -> list[str]:
 
 
 Fact = tuple[str, str, str]
+REFERENCE_NOISE = ("random", "tail")
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,18 @@ class TaskParams:
     p_add_low: float = 0.25
     distinct_relations: bool = True
     distinct_values: bool = True
+    # "tail": drop the last salient fact, or add the first minor one, so a reference is always a
+    # prefix of the post's facts in post order. "random" (the prototypes'): drop any salient fact,
+    # add any minor one; the skips teach tiny models to bind facts by position and then mix them.
+    reference_noise: str = "tail"
+    prompt_start: str = "post :"  # fixed first words of every post, like TL;DR's "POST:"
+
+    def __post_init__(self) -> None:
+        if self.reference_noise not in REFERENCE_NOISE:
+            raise ValueError(
+                f"config key 'task.synthetic.generator.reference_noise': {self.reference_noise!r} "
+                f"is not allowed; allowed: {', '.join(REFERENCE_NOISE)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,7 @@ def make_post(rng: random.Random, post_id: str, params: TaskParams) -> Post:
     # salience order, random within a class (shuffle then stable sort)
     rng.shuffle(facts)
     facts.sort(key=lambda fs: -fs[1])
-    words: list[str] = []
+    words: list[str] = params.prompt_start.split()
     for fact, sal in facts:
         words.extend(_filler(rng, params))
         words.append(rng.choice(SALIENCE_WORDS[sal]))
@@ -121,12 +138,26 @@ def make_reference(rng: random.Random, post: Post, params: TaskParams) -> str:
     """A noisy 'human' TL;DR: the salient facts, sometimes one dropped or a minor one added."""
     salient = [f for f, s in post.facts if s >= params.reference_min_salience]
     chosen = salient[: params.reference_max_facts]
+    if params.reference_noise == "tail":
+        return summary_text(_tail_noise(rng, post, params, salient, chosen))
     if len(chosen) >= 2 and rng.random() < params.p_drop:
         chosen.pop(rng.randrange(len(chosen)))
     minor = [f for f, s in post.facts if s < params.reference_min_salience]
     if minor and rng.random() < params.p_add_low:
         chosen.append(rng.choice(minor))
     return summary_text(chosen)
+
+
+def _tail_noise(
+    rng: random.Random, post: Post, params: TaskParams, salient: list[Fact], chosen: list[Fact]
+) -> list[Fact]:
+    """Drop the last chosen fact, or (all salient facts kept) add the first minor one."""
+    if len(chosen) >= 2 and rng.random() < params.p_drop:
+        return chosen[:-1]
+    minor = [f for f, s in post.facts if s < params.reference_min_salience]
+    if minor and len(chosen) == len(salient) and rng.random() < params.p_add_low:
+        return [*chosen, minor[0]]
+    return chosen
 
 
 def generate(n: int, seed: int, split: str, params: TaskParams) -> list[dict]:
