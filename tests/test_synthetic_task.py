@@ -99,7 +99,7 @@ def test_judge_is_bradley_terry_on_the_gold_reward():
 
 
 def test_tail_noise_keeps_every_reference_a_prefix_of_the_posts_facts():
-    params = TaskParams()
+    params = TaskParams(reference_noise="tail", prompt_start="post :")
     rows = synthetic.generate(2000, 11, "sft", params)
     kinds = set()
     for r in rows:

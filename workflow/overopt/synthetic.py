@@ -2,13 +2,12 @@
 
 A post is a handful of ``entity relation value`` facts, each introduced by a salience word
 (3: importantly/crucially/notably, 2: also/plus/besides, 1: btw/incidentally/apparently),
-with short filler clauses between them; it starts with ``post :`` and ends with ``tldr :``
-(TL;DR's ``POST: ... TL;DR:``). The facts appear in salience order (random within a class),
-which makes copying learnable by tiny models in minutes (TESTBED-NOTES.md, variant B). A
-summary is facts joined by ``;``. Tiny models copy a fact's relation and value by its place
-after the previous fact, not by its entity, so the reference noise keeps summaries a prefix
-of the post's facts (``reference_noise="tail"``): noise that skips facts made SFT samples
-mix facts, about one invented fact per summary at temperature 1.
+with short filler clauses between them, and ends with ``tldr :``. The facts appear in
+salience order (random within a class), which makes copying learnable by tiny models in
+minutes (TESTBED-NOTES.md, variant B). A summary is facts joined by ``;``. Tiny models copy a
+fact's relation and value by its place after the previous fact, not by its entity, so noise
+that skips facts (the default, the prototypes') makes their samples mix facts;
+``reference_noise="tail"`` keeps every reference a prefix of the post's facts.
 """
 
 from __future__ import annotations
@@ -68,11 +67,11 @@ class TaskParams:
     p_add_low: float = 0.25
     distinct_relations: bool = True
     distinct_values: bool = True
-    # "tail": drop the last salient fact, or add the first minor one, so a reference is always a
-    # prefix of the post's facts in post order. "random" (the prototypes'): drop any salient fact,
-    # add any minor one; the skips teach tiny models to bind facts by position and then mix them.
-    reference_noise: str = "tail"
-    prompt_start: str = "post :"  # fixed first words of every post, like TL;DR's "POST:"
+    # "random" (the prototypes'): drop any salient fact, add any minor one. "tail": drop the last
+    # salient fact, or add the first minor one, so a reference is always a prefix of the post's
+    # facts; tiny models copy by place, so skips make their samples mix facts (README).
+    reference_noise: str = "random"
+    prompt_start: str = ""  # fixed first words of every post, e.g. "post :" (TL;DR's "POST:")
 
     def __post_init__(self) -> None:
         if self.reference_noise not in REFERENCE_NOISE:
