@@ -98,16 +98,20 @@ def test_judge_is_bradley_terry_on_the_gold_reward():
     assert gold.prob_a_beats_b(POST, a, b) + gold.prob_a_beats_b(POST, b, a) == pytest.approx(1.0)
 
 
+def _facts(row: dict) -> tuple[list[tuple[tuple[str, str, str], int]], list[tuple[str, ...]]]:
+    """A row's post facts with their salience, and its reference's facts."""
+    return synthetic.parse_post(row["prompt"]), [tuple(c) for c in synthetic.split_facts(row["reference"])]
+
+
 def test_tail_noise_keeps_every_reference_a_prefix_of_the_posts_facts():
     params = TaskParams(reference_noise="tail", prompt_start="post :")
     rows = synthetic.generate(2000, 11, "sft", params)
     kinds = set()
     for r in rows:
         assert r["prompt"].startswith("post : ") and r["prompt"].endswith("tldr :")
-        post = [f for f, _ in synthetic.parse_post(r["prompt"])]
-        ref = [tuple(c) for c in synthetic.split_facts(r["reference"])]
-        assert ref == post[: len(ref)], (r["prompt"], r["reference"])
-        salient = [f for f, s in synthetic.parse_post(r["prompt"]) if s >= params.reference_min_salience]
+        post, ref = _facts(r)
+        assert ref == [f for f, _ in post][: len(ref)], (r["prompt"], r["reference"])
+        salient = [f for f, s in post if s >= params.reference_min_salience]
         kinds.add(len(ref) - min(len(salient), params.reference_max_facts))
     assert kinds == {-1, 0, 1}  # still noisy: some references drop the last fact, some add a minor one
 
@@ -123,7 +127,6 @@ def test_random_noise_skips_facts():
     rows = synthetic.generate(500, 11, "sft", TaskParams(reference_noise="random"))
     skips = 0
     for r in rows:
-        post = [f for f, _ in synthetic.parse_post(r["prompt"])]
-        ref = [tuple(c) for c in synthetic.split_facts(r["reference"])]
-        skips += ref != post[: len(ref)]
+        post, ref = _facts(r)
+        skips += ref != [f for f, _ in post][: len(ref)]
     assert 0.05 < skips / len(rows) < 0.5

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from .data_prep import synthetic_params
+
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
@@ -96,11 +98,9 @@ def check(cfg: dict[str, Any]) -> None:
     if synthetic and "candidates" not in cfg:
         raise ConfigError("config key 'candidates': required for the synthetic task")
     if synthetic:
-        from .data_prep import synthetic_params
-
         try:
             synthetic_params(cfg)
-        except (TypeError, ValueError) as err:
+        except ValueError as err:
             raise ConfigError(str(err)) from None
 
 

@@ -136,25 +136,26 @@ def make_post(rng: random.Random, post_id: str, params: TaskParams) -> Post:
 def make_reference(rng: random.Random, post: Post, params: TaskParams) -> str:
     """A noisy 'human' TL;DR: the salient facts, sometimes one dropped or a minor one added."""
     salient = [f for f, s in post.facts if s >= params.reference_min_salience]
+    minor = [f for f, s in post.facts if s < params.reference_min_salience]
     chosen = salient[: params.reference_max_facts]
     if params.reference_noise == "tail":
-        return summary_text(_tail_noise(rng, post, params, salient, chosen))
+        return summary_text(
+            _tail_noise(rng, params, chosen, all_salient=len(chosen) == len(salient), minor=minor)
+        )
     if len(chosen) >= 2 and rng.random() < params.p_drop:
         chosen.pop(rng.randrange(len(chosen)))
-    minor = [f for f, s in post.facts if s < params.reference_min_salience]
     if minor and rng.random() < params.p_add_low:
         chosen.append(rng.choice(minor))
     return summary_text(chosen)
 
 
 def _tail_noise(
-    rng: random.Random, post: Post, params: TaskParams, salient: list[Fact], chosen: list[Fact]
+    rng: random.Random, params: TaskParams, chosen: list[Fact], all_salient: bool, minor: list[Fact]
 ) -> list[Fact]:
     """Drop the last chosen fact, or (all salient facts kept) add the first minor one."""
     if len(chosen) >= 2 and rng.random() < params.p_drop:
         return chosen[:-1]
-    minor = [f for f, s in post.facts if s < params.reference_min_salience]
-    if minor and len(chosen) == len(salient) and rng.random() < params.p_add_low:
+    if minor and all_salient and rng.random() < params.p_add_low:
         return [*chosen, minor[0]]
     return chosen
 
