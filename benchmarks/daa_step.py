@@ -1,6 +1,6 @@
 """DAA training speed, measured as ratios in one run (so the machine's speed cancels out).
 
-(a) the workflow's DAA training step (TRL DPOTrainer via overopt.daa) against a minimal
+(a) the workflow's DAA training step (TRL DPOTrainer via overopt.train.daa) against a minimal
     hand-written PyTorch DPO step on the same model and the same batches;
 (b) a sweep of several betas with the shared reference log-probs (one precompute per size)
     against each run doing TRL's own precompute;
@@ -27,12 +27,14 @@ import torch
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
-from overopt import config as C
-from overopt import runtime, synthetic
-from overopt.daa import DAATrainer, RunSpec, dpo_config, pairs_dataset
-from overopt.models import build_model, count_parameters, neox_config
-from overopt.tokenizer import load_tokenizer, train_word_tokenizer
-from overopt.trl_tuning import fit_fused_head_to_vocab
+from overopt.core import config as C
+from overopt.core import runtime
+from overopt.core.runs import Run
+from overopt.data import synthetic
+from overopt.lm.models import build_model, count_parameters, neox_config
+from overopt.lm.tokenizer import load_tokenizer, train_word_tokenizer
+from overopt.train.daa import DAATrainer, dpo_config, pairs_dataset
+from overopt.train.trl_tuning import fit_fused_head_to_vocab
 
 
 class StepTimer(TrainerCallback):
@@ -73,7 +75,7 @@ def trainer_for(model, tok, pairs, ref, opts, beta, out, max_steps=None, callbac
         train_dataset=pairs_dataset(pairs, ref),
         processing_class=tok,
         callbacks=list(callbacks),
-        run=RunSpec("bench", "dpo", beta),
+        run=Run("bench", "dpo", str(beta)),
     )
 
 

@@ -1,12 +1,17 @@
 import sys
 from pathlib import Path
 
-from overopt import config as C
-from overopt import resources as R
+from overopt.analysis import figures as F
+from overopt.checks import check_config
+from overopt.core import config as C
+from overopt.core import deps
+from overopt.core import objectives as O
+from overopt.evaluate import judges as J
+from overopt.core import resources as R
+from overopt.core import runs as RN
 
 try:
-    C.validate_schema(config)  # readable messages naming the key
-    C.check(config)
+    check_config(config)  # readable messages naming the key, before any job
 except C.ConfigError as err:
     sys.exit(f"Configuration error:\n{err}")
 validate(config, "../workflow/schemas/config.schema.yaml")
@@ -17,12 +22,16 @@ THREADS = int(config.get("threads", 1))
 DATA = "results/data"
 PREF = "results/preferences"
 OBJECTIVES = list(config["objectives"])
-RUNS = C.runs(config)
-CKPTS = C.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
+RUNS = RN.runs(config)
+CKPTS = RN.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
 
 
 TEMPERATURES = [C.fmt_beta(t) for t in config["evaluation"].get("temperatures", [])]
-POLICIES = C.policies(config)  # (size, policy) for every evaluated policy
+POLICIES = RN.policies(config)  # (size, policy) for every evaluated policy
+FIGURES = F.FIGURES.names()  # every registered figure (overopt.analysis.figures)
+CAPTIONS = Path(
+    ".snakemake/captions"
+).resolve()  # figure captions, written from the registry
 
 
 # Cheap rules at the end of the DAG run where Snakemake runs, not as cluster jobs.
@@ -43,16 +52,32 @@ wildcard_constraints:
     policy=r"sft|temperature/T-[0-9.e+-]+|[a-z][a-z0-9_]*/beta-[0-9.e+-]+/step-\d+_ep-[0-9.]+",
 
 
-PACKAGE = Path(workflow.basedir) / "workflow" / "overopt"
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
-def code(*modules):
-    """The package modules a rule's results depend on: editing one reruns the rule."""
-    return [str(PACKAGE / f"{m}.py") for m in modules]
+def code(script):
+    """Every package module the rule's script imports, directly or not: editing one reruns the rule."""
+    return [str(p) for p in deps.script_code(SCRIPTS / f"{script}.py")]
+
+
+def loss_code(wildcards):
+    """A custom loss type's module (and what it imports) for the runs that use it."""
+    path = O.custom_loss_file(config["objectives"][wildcards.objective]["loss_type"])
+    return [str(p) for p in deps.module_code(path)] if path else []
+
+
+def judge_code(wildcards):
+    """The configured judge's module and what it imports: only that judge's code is an input."""
+    return [str(p) for p in deps.module_code(J.module_file(config["judge"]["type"]))]
+
+
+def figure_caption(name):
+    """The report caption of a registered figure (a file written from the registry)."""
+    return str(F.write_caption(name, CAPTIONS))
 
 
 def res(rule, key):
-    """A resource of ``rule`` derived from the model size and config (overopt.resources)."""
+    """A resource of ``rule`` derived from the model size and config (overopt.core.resources)."""
     return lambda wc: R.rule_resources(config, rule, getattr(wc, "size", None))[key]
 
 
@@ -95,7 +120,7 @@ def policy_dir(wildcards):
 
 def policy_info(size, policy):
     """What identifies a policy in the evaluations table."""
-    return C.policy_info(config, size, policy)
+    return RN.policy_info(config, size, policy)
 
 
 def all_targets():

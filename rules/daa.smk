@@ -1,6 +1,6 @@
 rule ref_logps:
     input:
-        code=code("daa"),
+        code=code("ref_logps"),
         model="results/models/{size}/sft",
         pairs=f"{PREF}/preferences.jsonl",
     output:
@@ -20,7 +20,8 @@ rule ref_logps:
 
 rule daa:
     input:
-        code=code("daa", "checkpointing", "sft"),
+        code=code("daa"),
+        loss=loss_code,
         model="results/models/{size}/sft",
         pairs=f"{PREF}/preferences.jsonl",
         ref_logps="results/ref_logps/{size}.jsonl",

@@ -2,7 +2,7 @@ if SYNTHETIC:
 
     rule prepare_data:
         input:
-            code=code("synthetic", "data_prep"),
+            code=code("prepare_data"),
         output:
             sft=f"{DATA}/sft.jsonl",
             eval=f"{DATA}/eval.jsonl",
@@ -22,7 +22,7 @@ if SYNTHETIC:
 
     rule tokenizer:
         input:
-            code=code("tokenizer", "synthetic"),
+            code=code("tokenizer"),
             sft=f"{DATA}/sft.jsonl",
         output:
             directory("results/tokenizer"),
@@ -40,10 +40,10 @@ if SYNTHETIC:
 
     rule candidates:
         input:
-            code=code("candidates", "sampling", "synthetic"),
+            code=code("candidates"),
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
-            models=expand("results/models/{size}/sft", size=SIZES),
+            models=expand("results/models/{size}/sft", size=C.candidate_sizes(config)),
         output:
             f"{PREF}/candidates.jsonl",
         log:
@@ -60,7 +60,7 @@ if SYNTHETIC:
 
     rule preferences:
         input:
-            code=code("preferences", "gold"),
+            code=code("preferences"),
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
             candidates=f"{PREF}/candidates.jsonl",
@@ -88,7 +88,7 @@ else:
 
     rule prepare_data:
         input:
-            code=code("data_prep", "hub_data"),
+            code=code("prepare_data"),
         output:
             sft=f"{DATA}/sft.jsonl",
             eval=f"{DATA}/eval.jsonl",

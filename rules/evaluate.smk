@@ -1,6 +1,7 @@
 rule evaluate:
     input:
-        code=code("evaluate", "sampling", "scoring", "metrics", "gold"),
+        code=code("evaluate"),
+        judge=judge_code,
         policy=policy_dir,
         ref="results/models/{size}/sft",
         eval=f"{DATA}/eval.jsonl",

@@ -1,6 +1,3 @@
-FIGURES = ["figure1", "intra_epoch", "length", "implicit_acc"]
-
-
 rule fit:
     input:
         code=code("fit"),
@@ -26,14 +23,14 @@ rule fit:
 
 rule figures:
     input:
-        code=code("figures", "fit"),
+        code=code("figures"),
         table="results/tables/evaluations.csv",
         fits="results/tables/fits.csv",
     output:
         **{
             f"{name}_png": report(
                 f"results/figures/{name}.png",
-                caption=f"../workflow/report/{name}.rst",
+                caption=figure_caption(name),
                 category="Figures",
             )
             for name in FIGURES
@@ -53,7 +50,7 @@ rule figures:
 
 rule findings:
     input:
-        code=code("findings", "fit"),
+        code=code("findings"),
         table="results/tables/evaluations.csv",
         fits="results/tables/fits.csv",
         toy="results/toy_mdp/findings.json",
@@ -78,10 +75,11 @@ rule findings:
 
 rule provenance:
     input:
-        "results/tables/fits.csv",
-        "results/findings.md",
-        "results/toy_mdp/findings.json",
-        *(f"results/figures/{n}.png" for n in FIGURES),
+        code=code("provenance"),
+        fits="results/tables/fits.csv",
+        findings="results/findings.md",
+        toy="results/toy_mdp/findings.json",
+        figures=[f"results/figures/{n}.png" for n in FIGURES],
     output:
         report(
             "results/tables/provenance.csv",

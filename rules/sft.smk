@@ -1,6 +1,6 @@
 rule sft:
     input:
-        code=code("sft", "models", "tokenizer", "checkpointing", "trl_tuning"),
+        code=code("sft"),
         data=f"{DATA}/sft.jsonl",
         tokenizer=tokenizer_input,
     output:
@@ -25,7 +25,7 @@ if SYNTHETIC:
 
     rule sft_quality:
         input:
-            code=code("quality", "sampling", "gold"),
+            code=code("sft_quality"),
             model="results/models/{size}/sft",
             eval=f"{DATA}/eval.jsonl",
         output:

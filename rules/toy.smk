@@ -1,6 +1,6 @@
 rule toy_mdp:
     input:
-        code=code("toy_mdp", "toy_mdp_plot", "losses"),
+        code=code("toy_mdp"),
     output:
         table="results/toy_mdp/toy_mdp.csv",
         png=report(

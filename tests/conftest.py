@@ -1,4 +1,11 @@
-"""Shared fixtures. Offline everywhere: nothing may reach the Hugging Face Hub or DVC's analytics."""
+"""Shared fixtures and test tiers. Offline everywhere: nothing may reach the Hugging Face Hub or DVC.
+
+Tiers (markers, ``pytest -m unit`` and so on):
+- ``workflow``: runs Snakemake (a dry run, the session's smoke study, or jobs of it); every test
+  that uses the ``smoke_dir`` or ``fresh_copy`` fixture is marked automatically;
+- ``slurm``: needs the local SLURM cluster that ``.ci/slurm-up`` starts (a workflow test too);
+- ``unit``: everything else, marked automatically: library code on small in-memory data.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +43,21 @@ def result_digests(root: Path, suffixes: set[str] | None = None) -> dict[str, st
         and "provenance" not in p.name
         and (suffixes is None or p.suffix in suffixes)
     }
+
+
+def copy_project(dst: Path) -> Path:
+    """Copy the project's files (tracked, and untracked but not ignored) to ``dst``, times kept."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    for f in (f for f in listed if f and (REPO / f).is_file()):
+        (dst / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / f, dst / f)
+    return dst
 
 
 def snakemake(
@@ -89,3 +111,13 @@ def fresh_copy(tmp_path: Path, smoke_dir: Path):
         return dst
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tier it needs (see the module docstring)."""
+    for item in items:
+        uses_study = {"smoke_dir", "fresh_copy"} & set(getattr(item, "fixturenames", ()))
+        if uses_study or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.workflow)
+        if not item.get_closest_marker("workflow"):
+            item.add_marker(pytest.mark.unit)

@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from conftest import REPO, SMOKE, snakemake
-from overopt import config as C
+from overopt.checks import check_config
+from overopt.core import config as C
+from overopt.core import runs as RN
 
 
 def smoke() -> dict:
@@ -24,7 +26,7 @@ def with_change(change) -> dict:
 BAD = {
     "unknown loss type": (
         lambda c: c["objectives"]["dpo"].update(loss_type="sigmod"),
-        ["objectives.dpo.loss_type", "'sigmod' is not allowed", "sigmoid", "hinge", "ipo"],
+        ["objectives.dpo.loss_type", "'sigmod' is not a registered loss type", "sigmoid", "hinge", "ipo"],
     ),
     "non-positive beta": (
         lambda c: c["objectives"]["ipo"].update(betas=[0.1, 0.0]),
@@ -56,6 +58,23 @@ BAD = {
         lambda c: c["task"]["synthetic"].update(generator={"reference_noise": "middle"}),
         ["task.synthetic.generator.reference_noise", "'middle'", "random, tail"],
     ),
+    "unknown judge type": (
+        lambda c: c["judge"].update(type="gpt"),
+        ["judge.type", "'gpt'", "gold, openai, reward_model"],
+    ),
+    "a key of another judge": (
+        lambda c: c["judge"].update(model="x"),
+        ["judge", "['model']", "'gold'", "tau"],
+    ),
+    "gradient accumulation in daa": (
+        lambda c: c["daa"].update(gradient_accumulation_steps=2),
+        ["daa.gradient_accumulation_steps", "per_device_batch_size"],
+    ),
+    "a key nothing reads": (lambda c: c.update(tokenizer={"type": "trained"}), ["tokenizer", "unknown key"]),
+    "unknown candidate size": (
+        lambda c: c["candidates"].update(sizes=["xxl"]),
+        ["candidates.sizes", "xxl", "allowed: s, xs"],
+    ),
     "per-size checkpoints": (
         lambda c: c["models"]["s"].update(daa={"checkpoints": 2}),
         ["models.s.daa.checkpoints"],
@@ -67,13 +86,12 @@ BAD = {
 def test_bad_config_is_named_by_the_library(case):
     change, words = BAD[case]
     with pytest.raises(C.ConfigError) as err:
-        cfg = with_change(change)
-        C.validate_schema(cfg)
-        C.check(cfg)
+        check_config(with_change(change))
     for word in words:
         assert word in str(err.value), (case, str(err.value))
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("case", ["unknown loss type", "non-positive beta", "missing key", "wrong type"])
 def test_bad_config_stops_snakemake_before_any_job(case, tmp_path):
     change, words = BAD[case]
@@ -88,6 +106,7 @@ def test_bad_config_stops_snakemake_before_any_job(case, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml", "paper.yaml"])
 def test_every_config_builds_its_dag_offline(name, tmp_path):
     proc = snakemake(tmp_path, "-n", "--quiet", "rules", config=REPO / "config" / name)
@@ -95,6 +114,7 @@ def test_every_config_builds_its_dag_offline(name, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.workflow
 def test_paper_dag_has_the_full_grid(tmp_path):
     proc = snakemake(tmp_path, "-n", "--quiet", "rules", config=REPO / "config" / "paper.yaml")
     counts = {
@@ -119,11 +139,11 @@ def test_paper_grid_contains_the_public_betas():
 
 def test_checkpoints_are_evenly_spaced_and_named_by_step_and_epoch():
     cfg = smoke()
-    steps = C.checkpoint_steps(cfg, "s")
+    steps = RN.checkpoint_steps(cfg, "s")
     assert steps == [6, 12]  # 96 posts x 2 pairs / batch 16 = 12 steps, 2 checkpoints
-    assert C.checkpoint_names(cfg, "s") == ["step-00006_ep-0.500", "step-00012_ep-1.000"]
+    assert RN.checkpoint_names(cfg, "s") == ["step-00006_ep-0.500", "step-00012_ep-1.000"]
     default = C.load(REPO / "config" / "config.yaml")
-    assert C.checkpoint_steps(default, "m") == [50, 100, 150, 200, 250]  # 4 intermediate + final
+    assert RN.checkpoint_steps(default, "m") == [50, 100, 150, 200, 250]  # 4 intermediate + final
     paper = C.load(REPO / "config" / "paper.yaml")
-    assert C.checkpoint_steps(paper, "pythia-1b")[-1] == C.total_steps(paper, "pythia-1b") == 1451
-    assert len(C.checkpoint_steps(paper, "pythia-1b")) == 5
+    assert RN.checkpoint_steps(paper, "pythia-1b")[-1] == RN.total_steps(paper, "pythia-1b") == 1451
+    assert len(RN.checkpoint_steps(paper, "pythia-1b")) == 5

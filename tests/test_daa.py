@@ -13,13 +13,14 @@ import torch
 import yaml
 
 from conftest import SMOKE, snakemake
-from overopt import config as C
-from overopt.daa import DAATrainer, RunSpec, dpo_config, pairs_dataset
-from overopt.io import read_jsonl, write_jsonl
-from overopt.losses import daa_loss, ipo_margin
-from overopt.models import load_model
-from overopt.scoring import completion_ids, sequence_logps
-from overopt.tokenizer import load_tokenizer
+from overopt.core import runs as RN
+from overopt.core.io import read_jsonl, write_jsonl
+from overopt.core.objectives import daa_loss, ipo_margin
+from overopt.core.runs import Run
+from overopt.lm.models import load_model
+from overopt.lm.scoring import completion_ids, sequence_logps
+from overopt.lm.tokenizer import load_tokenizer
+from overopt.train.daa import DAATrainer, dpo_config, pairs_dataset
 
 CFG = yaml.safe_load(SMOKE.read_text())
 
@@ -43,7 +44,7 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
         args=args,
         train_dataset=pairs_dataset(pairs, ref),
         processing_class=tok,
-        run=RunSpec("s", loss_type, beta),
+        run=Run("s", loss_type, str(beta)),
         length_alpha=alpha,
     )
     batch = next(
@@ -82,7 +83,7 @@ def test_fast_pair_tokenization_equals_trls(smoke_dir: Path, tmp_path: Path):
         args=args,
         train_dataset=pairs_dataset(pairs, None),
         processing_class=tok,
-        run=RunSpec("s", "dpo", 0.1),
+        run=Run("s", "dpo", "0.1"),
     )
     data = pairs_dataset(pairs, None)
     ours = trainer._prepare_dataset(data, tok, args, "x")
@@ -102,9 +103,9 @@ def test_reference_logps_match_an_independent_computation(smoke_dir: Path):
 
 
 def test_every_run_has_its_checkpoints_and_metrics(smoke_dir: Path):
-    names = C.checkpoint_names(CFG, "s")
+    names = RN.checkpoint_names(CFG, "s")
     assert len(names) == CFG["daa"]["checkpoints"]
-    for run in C.runs(CFG):
+    for run in RN.runs(CFG):
         d = smoke_dir / "results" / "daa" / run.path
         for name in names:
             ck = d / name
@@ -126,7 +127,7 @@ def test_intermediate_checkpoints_differ_and_move_away_from_sft(smoke_dir: Path)
     d = smoke_dir / "results" / "daa" / "s" / "dpo" / "beta-0.1"
     sft = load_file(str(smoke_dir / "results" / "models" / "s" / "sft" / "model.safetensors"))
     dist = []
-    for name in C.checkpoint_names(CFG, "s"):
+    for name in RN.checkpoint_names(CFG, "s"):
         w = load_file(str(d / name / "model.safetensors"))
         dist.append(sum(float((w[k] - sft[k]).pow(2).sum()) for k in sft))
     assert dist[0] > 0 and dist == sorted(dist)
@@ -136,7 +137,7 @@ def test_killed_job_resumes_bitwise(fresh_copy):
     work = fresh_copy("resume")
     target = "results/daa/s/dpo/beta-0.1"
     original = {
-        n: (work / target / n / "model.safetensors").read_bytes() for n in C.checkpoint_names(CFG, "s")
+        n: (work / target / n / "model.safetensors").read_bytes() for n in RN.checkpoint_names(CFG, "s")
     }
     original_hist = pd.read_csv(work / target / "history.csv")
     shutil.rmtree(work / target)
@@ -172,7 +173,9 @@ def test_non_finite_loss_stops_with_a_named_error(fresh_copy):
     log = (work / "logs" / "daa" / "s" / "dpo" / "beta-1.log").read_text()
     assert "non-finite loss" in log and "size s, objective dpo, beta 1" in log and "at step" in log
     assert not (work / target).exists()
-    assert not (work / "results" / "daa" / "s" / "dpo" / "beta-1" / C.checkpoint_names(CFG, "s")[-1]).exists()
+    assert not (
+        work / "results" / "daa" / "s" / "dpo" / "beta-1" / RN.checkpoint_names(CFG, "s")[-1]
+    ).exists()
 
 
 def test_bad_reference_logps_are_refused_before_training(fresh_copy):

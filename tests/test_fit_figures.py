@@ -11,9 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overopt import findings as fd
-from overopt import fit as ft
-from overopt.figures import NAMES, length, make_all
+from overopt.analysis import findings as fd
+from overopt.analysis import fit as ft
+from overopt.analysis.figures import FIGURES, length, make_all
+from overopt.analysis.tables import prepare
+from overopt.core.io import write_csv
+from overopt.core.objectives import specs
+
+# The objectives these tables use, as a config would declare them: the analysis knows an
+# objective by its loss type and length margin, never by its name.
+SPECS = specs(
+    {
+        "dpo": {"loss_type": "sigmoid"},
+        "ipo": {"loss_type": "ipo"},
+        "rdpo": {"loss_type": "sigmoid", "length_alpha": 0.05},
+    }
+)
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 D = np.array([0.15, 0.3, 0.5, 0.8, 1.1, 1.5, 2.0, 2.6])
@@ -58,6 +71,10 @@ def _row(
     }  # fmt: skip
 
 
+def tables(ev: pd.DataFrame, fits: pd.DataFrame | None = None) -> fd.Tables:
+    return fd.Tables(prepare(ev), fits, None, SPECS)
+
+
 def curve(form: str, alpha: float, beta: float, d: np.ndarray = D, base: float = SFT_WIN) -> list[float]:
     return list(ft.predict(form, alpha, beta, d, base))
 
@@ -70,7 +87,7 @@ def curve(form: str, alpha: float, beta: float, d: np.ndarray = D, base: float =
 def test_fit_recovers_noiseless_coefficients(form: str, offset: str) -> None:
     alpha, beta = 0.3, 0.12
     ev = table({("s", "dpo"): curve(form, alpha, beta)})
-    fits = ft.fit_table(ev, None, {"offset": offset}, seed=0)
+    fits = ft.fit_table(ev, None, {"offset": offset}, seed=0, objectives=SPECS)
     row = fits[fits["form"] == form].iloc[0]
     assert row["coef_alpha"] == pytest.approx(alpha, rel=1e-9)
     assert row["coef_beta"] == pytest.approx(beta, rel=1e-9)
@@ -124,11 +141,14 @@ def noisy_samples(n: int = 400, seed: int = 3) -> tuple[pd.DataFrame, dict, dict
 def test_bootstrap_is_deterministic_and_covers_the_estimate(offset: str, tmp_path: Path) -> None:
     ev, samples, _ = noisy_samples()
     cfg = {"offset": offset, "bootstrap": 200, "ci": 0.95}
-    a, b = ft.fit_table(ev, samples, cfg, seed=11), ft.fit_table(ev, samples, cfg, seed=11)
-    ft.write_fits(a, tmp_path / "a.csv")
-    ft.write_fits(b, tmp_path / "b.csv")
+    a, b = (
+        ft.fit_table(ev, samples, cfg, seed=11, objectives=SPECS),
+        ft.fit_table(ev, samples, cfg, seed=11, objectives=SPECS),
+    )
+    write_csv(a, tmp_path / "a.csv")
+    write_csv(b, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    other = ft.fit_table(ev, samples, cfg, seed=12)
+    other = ft.fit_table(ev, samples, cfg, seed=12, objectives=SPECS)
     assert not np.allclose(a["coef_alpha_low"], other["coef_alpha_low"])
     rl = a[a["form"] == "rl"].iloc[0]
     for name in ("coef_alpha", "coef_beta", "intercept", "d_peak", "r_peak", "rmse_ratio"):
@@ -155,7 +175,7 @@ def test_load_samples_aligns_by_prompt_and_parses_paths(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no single"):
         ft.load_samples([tmp_path / "results" / "eval" / "m" / "sft" / "samples.jsonl"], ev)
     with pytest.raises(KeyError, match="no samples"):  # a policy without samples
-        ft.fit_table(ev, out, {"bootstrap": 10}, seed=0)
+        ft.fit_table(ev, out, {"bootstrap": 10}, seed=0, objectives=SPECS)
 
 
 # ----- (c) figures -------------------------------------------------------------------------
@@ -173,14 +193,14 @@ def figure_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
         objective="temperature", policy="temperature/T-0.7", sqrt_kl=0.2
     )
     ev = pd.concat([ev, temp], ignore_index=True)
-    return ev, ft.fit_table(ev, None, {"offset": "gain"}, seed=0)
+    return ev, ft.fit_table(ev, None, {"offset": "gain"}, seed=0, objectives=SPECS)
 
 
 def test_figures_are_byte_identical_and_timestamp_free(tmp_path: Path) -> None:
     ev, fits = figure_tables()
-    a = make_all(ev, fits, tmp_path / "a")
-    b = make_all(ev.copy(), fits.copy(), tmp_path / "b")
-    assert [p.name for p in a] == [f"{n}.{ext}" for n in NAMES for ext in ("png", "pdf")]
+    a = make_all(ev, fits, SPECS, tmp_path / "a")
+    b = make_all(ev.copy(), fits.copy(), SPECS, tmp_path / "b")
+    assert [p.name for p in a] == [f"{n}.{ext}" for n in FIGURES.names() for ext in ("png", "pdf")]
     for pa, pb in zip(a, b, strict=True):
         assert pa.read_bytes() == pb.read_bytes(), pa.name
         data = pa.read_bytes()
@@ -190,7 +210,7 @@ def test_figures_are_byte_identical_and_timestamp_free(tmp_path: Path) -> None:
             assert re.search(rb"D:\d{8}", data) is None
     # without R-DPO the length figure skips its DPO-vs-R-DPO panels
     no_rdpo = ev[ev["objective"] != "rdpo"]
-    assert len([ax for ax in length(no_rdpo).axes if ax.axison]) == 1 + 1
+    assert len([ax for ax in length(no_rdpo, None, SPECS).axes if ax.axison]) == 1 + 1
 
 
 # ----- (d) findings ------------------------------------------------------------------------
@@ -200,29 +220,29 @@ def test_finding1_hump_vs_monotone() -> None:
     d = np.linspace(0.5, 12, len(D))  # the RL form's peak, d* = e^1.5 ~ 4.5, lies inside
     humps = {(s, o): curve("rl", 0.3, 0.12, d) for s in ("s", "m") for o in ("dpo", "ipo")}
     ev = table(humps, d=d)
-    f1 = fd.finding1(fd.prepare(ev), None)
+    f1 = fd.finding1(tables(ev))
     assert f1.verdict == fd.REPRODUCED and f1.summary.startswith("4/4")
     rising = {(s, o): list(SFT_WIN + 0.02 * np.arange(1, len(D) + 1)) for s in ("s", "m") for o in ("dpo",)}
-    assert fd.finding1(fd.prepare(table(rising)), None).verdict == fd.NOT_REPRODUCED
+    assert fd.finding1(tables(table(rising))).verdict == fd.NOT_REPRODUCED
     mixed = {("s", "dpo"): curve("rl", 0.3, 0.12, d), ("s", "ipo"): rising[("s", "dpo")]}
-    assert fd.finding1(fd.prepare(table(mixed, d=d)), None).verdict == fd.PARTLY
+    assert fd.finding1(tables(table(mixed, d=d))).verdict == fd.PARTLY
     falling = {("s", "dpo"): list(SFT_WIN - 0.02 * np.arange(1, len(D) + 1))}  # no rise
-    assert fd.finding1(fd.prepare(table(falling)), None).verdict == fd.NOT_REPRODUCED
+    assert fd.finding1(tables(table(falling))).verdict == fd.NOT_REPRODUCED
 
 
 def test_finding2_early_peak() -> None:
     early = [0.5, 0.48, 0.45, 0.42, 0.40, 0.38, 0.36, 0.35]  # best at the first checkpoint, then down
     late = list(np.linspace(0.41, 0.5, len(D)))
-    assert fd.finding2(fd.prepare(table({("s", "dpo"): early}))).verdict == fd.REPRODUCED
-    assert fd.finding2(fd.prepare(table({("s", "dpo"): late}))).verdict == fd.NOT_REPRODUCED
+    assert fd.finding2(tables(table({("s", "dpo"): early}))).verdict == fd.REPRODUCED
+    assert fd.finding2(tables(table({("s", "dpo"): late}))).verdict == fd.NOT_REPRODUCED
 
 
 def test_finding5_correlation_threshold() -> None:
     wins = list(np.linspace(0.41, 0.6, len(D)))
     flat = {("s", "dpo"): [0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5]}
     tied = {("s", "dpo"): list(np.linspace(0.5, 0.7, len(D)))}
-    assert fd.finding5(fd.prepare(table({("s", "dpo"): wins}, implicit=flat))).verdict == fd.REPRODUCED
-    assert fd.finding5(fd.prepare(table({("s", "dpo"): wins}, implicit=tied))).verdict == fd.NOT_REPRODUCED
+    assert fd.finding5(tables(table({("s", "dpo"): wins}, implicit=flat))).verdict == fd.REPRODUCED
+    assert fd.finding5(tables(table({("s", "dpo"): wins}, implicit=tied))).verdict == fd.NOT_REPRODUCED
 
 
 def test_findings_markdown_is_deterministic_and_complete() -> None:
@@ -234,12 +254,12 @@ def test_findings_markdown_is_deterministic_and_complete() -> None:
         "claim": "toy",
         "objectives": {},
     }
-    text = fd.findings_markdown(ev, fits, toy)
-    assert text == fd.findings_markdown(ev.copy(), fits.copy(), dict(toy))
+    text = fd.findings_markdown(ev, fits, toy, SPECS)
+    assert text == fd.findings_markdown(ev.copy(), fits.copy(), dict(toy), SPECS)
     for title in (*(f"## Finding {i}:" for i in range(1, 7)), "## Scaling-law form:"):
         assert title in text
     assert "## Finding 6: partly" in text and "OOD gain in most seeds" in text
-    assert "## Finding 6: not tested" in fd.findings_markdown(ev, fits, None)
+    assert "## Finding 6: not tested" in fd.findings_markdown(ev, fits, None, SPECS)
 
 
 # ----- the Snakemake entry scripts ---------------------------------------------------------
@@ -267,3 +287,24 @@ def test_rules_in_the_smoke_study_write_fits_figures_findings(smoke_dir: Path) -
     text = (res / "findings.md").read_text()
     for k in range(1, 7):
         assert f"Finding {k}" in text
+
+
+def test_renaming_objectives_changes_no_verdict() -> None:
+    """The analysis knows an objective by its config (loss type, length margin), not its name."""
+    ev, fits = figure_tables()
+    rename = {"dpo": "my_dpo", "rdpo": "length_dpo"}
+    specs = {  # the same objectives under other names
+        rename.get(name, name): type(o)(rename.get(name, name), o.loss_type, o.length_alpha)
+        for name, o in SPECS.items()
+    }
+    renamed_ev = ev.assign(
+        objective=ev["objective"].replace(rename),
+        policy=ev["policy"].replace({rf"^{k}/": f"{v}/" for k, v in rename.items()}, regex=True),
+    )
+    renamed_fits = fits.assign(objective=fits["objective"].replace(rename))
+    before = fd.findings_markdown(ev, fits, None, SPECS)
+    after = fd.findings_markdown(renamed_ev, renamed_fits, None, specs)
+    verdicts = re.compile(r"^(?:## .*|\| (?:\d|fit) \|.*)$", re.M)  # sections; the summary table's rows
+    assert len(verdicts.findall(before)) == 14
+    assert verdicts.findall(before) == verdicts.findall(after)
+    assert "R-DPO (length_dpo) still shows a hump" in after

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from overopt.hub_data import (
+from overopt.data.hub import (
     FORMATS,
     DataFormatError,
     check_spec,

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from overopt.io import read_jsonl
-from overopt.judges import JudgeItem, make_judge
-from overopt.judges.openai import (
+from overopt.core.io import read_jsonl
+from overopt.evaluate.judges import JudgeItem, make_judge
+from overopt.evaluate.judges.openai import (
     JudgeAPIError,
     OpenAIJudge,
     build_prompt,
@@ -343,9 +343,9 @@ def test_reward_model_judge_is_sigmoid_of_score_difference(tmp_path: Path) -> No
     import torch
     from transformers import GPTNeoXForSequenceClassification
 
-    from overopt.judges.reward_model import RewardModelJudge
-    from overopt.models import neox_config
-    from overopt.tokenizer import train_word_tokenizer
+    from overopt.evaluate.judges.reward_model import RewardModelJudge
+    from overopt.lm.models import neox_config
+    from overopt.lm.tokenizer import train_word_tokenizer
 
     posts = ["the cat sat on the mat all day", "my landlord will not fix the heating"]
     summaries = ["cat sat", "the cat sat on a mat", "landlord heating", "heating broken all day"]

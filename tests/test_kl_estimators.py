@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from overopt.models import build_model, neox_config
-from overopt.sampling import SampleConfig, sample
-from overopt.tokenizer import load_tokenizer, train_word_tokenizer
+from overopt.lm.models import build_model, neox_config
+from overopt.lm.sampling import SampleConfig, sample
+from overopt.lm.tokenizer import load_tokenizer, train_word_tokenizer
 
 MAX_NEW = 3
 

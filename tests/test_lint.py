@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -26,6 +28,7 @@ def test_snakefmt():
     check(str(BIN / "snakefmt"), "--check", "Snakefile", "rules")
 
 
+@pytest.mark.workflow
 def test_snakemake_lint(tmp_path):
     proc = check(
         sys.executable,

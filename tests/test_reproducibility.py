@@ -2,8 +2,8 @@
 
 - reviewer's path: push the study to a DVC remote, clone, pull, restore, delete a figure, rebuild:
   the same bytes, and no SFT, DAA or evaluate job in the plan;
-- two runs from scratch in two directories: the same SHA-256 for every table, checkpoint,
-  sample file and figure.
+- evaluation and analysis rerun in a copy of the study: the same SHA-256 for every table, sample
+  file, figure and finding (the SLURM test does the same for the upstream half, from scratch).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, result_digests, snakemake
+from conftest import copy_project, result_digests, snakemake
 
 ENV = {
     **os.environ,
@@ -67,23 +67,10 @@ def planned_rules(workdir: Path, *targets: str) -> dict[str, int]:
     return counts
 
 
-def project_files() -> list[str]:
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\n")
-    return [f for f in out if f and (REPO / f).is_file()]
-
-
-@pytest.mark.slow
+@pytest.mark.workflow
 def test_reviewer_path_dvc_pull_restore_rebuild(smoke_dir: Path, tmp_path: Path):
     origin, clone, store = tmp_path / "origin", tmp_path / "clone", tmp_path / "store"
-    for f in project_files():
-        (origin / f).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / f, origin / f)
+    copy_project(origin)
     (origin / "params.yaml").write_text("config: config/smoke.yaml\ncores: 2\n")
     run(["git", "init", "-q"], origin)
     dvc("remote", "modify", "local", "url", str(store), cwd=origin)
@@ -131,20 +118,28 @@ def test_reviewer_path_dvc_pull_restore_rebuild(smoke_dir: Path, tmp_path: Path)
     assert result_digests(clone, RESULTS) == original
 
     # changing the fit code reruns the fit and what is built from it, nothing upstream
-    fit = clone / "workflow" / "overopt" / "fit.py"
+    fit = clone / "workflow" / "overopt" / "analysis" / "fit.py"
     fit.write_text(fit.read_text() + "\n# a change\n")
     plan = planned_rules(clone)
     assert {"fit", "figures", "findings"} <= set(plan)
     assert not {"sft", "daa", "evaluate", "collect", "ref_logps"} & set(plan)
 
 
-@pytest.mark.slow
-def test_two_runs_from_scratch_give_identical_bytes(smoke_dir: Path, tmp_path: Path):
-    second = tmp_path / "second"
-    second.mkdir()
-    snakemake(second, "--cores", "2")
-    a, b = result_digests(smoke_dir, RESULTS), result_digests(second, RESULTS)
-    assert a.keys() == b.keys()
-    assert any(k.endswith(".safetensors") for k in a) and any(k.endswith(".png") for k in a)
-    differ = sorted(k for k in a if a[k] != b[k])
-    assert differ == []
+@pytest.mark.workflow
+def test_a_rerun_of_evaluation_and_analysis_gives_identical_bytes(smoke_dir: Path, fresh_copy):
+    """Evaluation, tables, fits, figures, findings and the toy MDP rerun in a copy: the same bytes.
+
+    The upstream half (data, tokenizer, SFT, candidates, preferences, reference log-probs, DAA) is
+    rerun from scratch and compared byte for byte by the SLURM test (tests/test_slurm.py).
+    """
+    original = result_digests(smoke_dir, RESULTS)
+    work = fresh_copy("rerun")
+    for sub in ("eval", "tables", "figures", "toy_mdp"):
+        shutil.rmtree(work / "results" / sub)
+    for name in ("findings.md", "findings.html"):
+        (work / "results" / name).unlink()
+    snakemake(work, "--cores", "2")
+    again = result_digests(work, RESULTS)
+    assert again.keys() == original.keys()
+    assert any(k.endswith(".safetensors") for k in again) and any(k.endswith(".png") for k in again)
+    assert sorted(k for k in again if again[k] != original[k]) == []

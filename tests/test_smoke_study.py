@@ -11,8 +11,9 @@ import yaml
 from safetensors import safe_open
 
 from conftest import SMOKE
-from overopt import config as C
-from overopt.io import read_jsonl
+from overopt.core import config as C
+from overopt.core import runs as RN
+from overopt.core.io import read_jsonl
 
 CFG = yaml.safe_load(SMOKE.read_text())
 SIZES = list(CFG["models"])
@@ -24,7 +25,7 @@ def test_data_splits_have_the_configured_sizes(smoke_dir: Path):
     assert len(read_jsonl(data / "sft.jsonl")) == syn["n_sft"]
     assert len(read_jsonl(data / "eval.jsonl")) == syn["n_eval"]
     pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")
-    assert len(pairs) == C.n_train_pairs(CFG) == syn["n_pref_posts"] * CFG["preferences"]["pairs_per_post"]
+    assert len(pairs) == RN.n_train_pairs(CFG) == syn["n_pref_posts"] * CFG["preferences"]["pairs_per_post"]
     assert {"prompt", "chosen", "rejected", "id"} <= set(pairs[0])
     assert all(p["chosen"] != p["rejected"] for p in pairs)
     # held-out preference posts are not training posts
@@ -118,7 +119,7 @@ CONTRACT = [
 def test_evaluations_table_has_every_policy_and_the_contract_columns(smoke_dir: Path):
     df = pd.read_csv(smoke_dir / "results" / "tables" / "evaluations.csv")
     assert set(CONTRACT) <= set(df.columns)
-    assert len(df) == len(C.policies(CFG))
+    assert len(df) == len(RN.policies(CFG))
     sft = df[df["objective"] == "sft"]
     assert sorted(sft["model_size"]) == sorted(SIZES)
     assert (sft["kl"] == 0).all() and (sft["kl_exact"] == 0).all() and (sft["win_gain"] == 0).all()

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from overopt import gold, synthetic
-from overopt.synthetic import TaskParams
+from overopt.data import gold, synthetic
+from overopt.data.synthetic import TaskParams
 
 POST = "so importantly alice owns car the day also bob likes dog btw carol fears cat well tldr :"
 

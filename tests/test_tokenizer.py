@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from overopt.tokenizer import train_word_tokenizer
+from overopt.lm.tokenizer import train_word_tokenizer
 
 SAVE = """
 import sys
-from overopt.tokenizer import load_tokenizer
+from overopt.lm.tokenizer import load_tokenizer
 load_tokenizer(sys.argv[1]).save_pretrained(sys.argv[2])
 """
 

@@ -1,10 +1,11 @@
 """Snakemake entry: rule daa (one size, objective and beta; checkpoints through the epoch)."""
 
-from overopt import config as C
-from overopt import smk
-from overopt.daa import RunSpec, train_daa
-from overopt.io import read_jsonl
-from overopt.launch import relaunch_if_multi_gpu
+from overopt.core import config as C
+from overopt.core import smk
+from overopt.core.io import read_jsonl
+from overopt.core.launch import relaunch_if_multi_gpu
+from overopt.core.runs import Run, checkpoint_steps
+from overopt.train.daa import train_daa
 
 wc = snakemake.wildcards
 relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
@@ -15,10 +16,10 @@ with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
         pairs=read_jsonl(snakemake.input.pairs),
         ref_logps=ref,
         sft_dir=snakemake.input.model,
-        run=RunSpec(wc.size, wc.objective, float(wc.beta)),
+        run=Run(wc.size, wc.objective, wc.beta),
         objective=cfg["objectives"][wc.objective],
         opts=C.merged(cfg, "daa", wc.size),
-        checkpoint_steps=C.checkpoint_steps(cfg, wc.size),
+        checkpoint_steps=checkpoint_steps(cfg, wc.size),
         checkpoint_outputs=list(snakemake.output.checkpoints),
         history_path=snakemake.output.history,
         state_dir=snakemake.params.state_dir,

@@ -1,8 +1,8 @@
 """Snakemake entry: rule evaluate (one policy: samples, KL, judge, metrics)."""
 
-from overopt import smk
-from overopt.evaluate import evaluate_policy
-from overopt.io import read_jsonl, write_json, write_jsonl
+from overopt.core import smk
+from overopt.core.io import read_jsonl, write_json, write_jsonl
+from overopt.evaluate.policy import evaluate_policy
 
 wc = snakemake.wildcards
 with smk.job(snakemake, seed_parts=(wc.size, wc.policy)):

@@ -6,10 +6,11 @@ MDP's findings JSON, finding 6).
 
 import pandas as pd
 
-from overopt import smk
-from overopt.findings import findings_markdown
-from overopt.io import read_json, write_text
-from overopt.report_html import markdown_to_html
+from overopt.analysis.findings import findings_markdown
+from overopt.analysis.report_html import markdown_to_html
+from overopt.core import smk
+from overopt.core.io import read_json, write_text
+from overopt.core.objectives import specs
 
 with smk.job(snakemake):
     toy = snakemake.input.get("toy")
@@ -17,6 +18,7 @@ with smk.job(snakemake):
         pd.read_csv(snakemake.input.table),
         pd.read_csv(snakemake.input.fits),
         read_json(toy) if toy else None,
+        specs(snakemake.config["objectives"]),
     )
     write_text(snakemake.output.md, text)
     write_text(snakemake.output.html, markdown_to_html(text, title="Findings"))

@@ -6,12 +6,16 @@ input: ``table`` (evaluations.csv), ``samples`` (every policy's samples.jsonl, a
 
 import pandas as pd
 
-from overopt import smk
-from overopt.fit import fit_table, load_samples, write_fits
+from overopt.analysis.fit import fit_table, load_samples
+from overopt.core import smk
+from overopt.core.io import write_csv
+from overopt.core.objectives import specs
 
 with smk.job(snakemake) as seed:
     evaluations = pd.read_csv(snakemake.input.table)
     samples = load_samples(list(snakemake.input.samples), evaluations)
-    fits = fit_table(evaluations, samples, snakemake.config["fit"], seed)
-    write_fits(fits, snakemake.output[0])
+    fits = fit_table(
+        evaluations, samples, snakemake.config["fit"], seed, specs(snakemake.config["objectives"])
+    )
+    write_csv(fits, snakemake.output[0])
     print(fits.to_string(max_rows=40))

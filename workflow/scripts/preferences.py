@@ -2,9 +2,9 @@
 
 import json
 
-from overopt import smk
-from overopt.io import read_jsonl, write_json, write_jsonl
-from overopt.preferences import label_pairs, make_pairs, statistics_of
+from overopt.core import smk
+from overopt.core.io import read_jsonl, write_json, write_jsonl
+from overopt.data.preferences import label_pairs, make_pairs, statistics_of
 
 with smk.job(snakemake) as seed:
     cfg = snakemake.config

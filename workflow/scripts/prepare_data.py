@@ -1,6 +1,7 @@
 """Snakemake entry: rule prepare_data."""
 
-from overopt import data_prep, smk
+from overopt.core import smk
+from overopt.data import prepare as data_prep
 
 with smk.job(snakemake):
     out = dict(snakemake.output.items())

@@ -1,7 +1,7 @@
 """Snakemake entry: rule provenance (every artifact's manifest in one table, for the report)."""
 
-from overopt import smk
-from overopt.provenance import collect_manifests
+from overopt.core import smk
+from overopt.core.provenance import collect_manifests
 
 with smk.job(snakemake):
     df = collect_manifests("results")

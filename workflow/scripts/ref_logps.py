@@ -1,9 +1,9 @@
 """Snakemake entry: rule ref_logps (once per size; shared by every objective and beta)."""
 
-from overopt import config as C
-from overopt import smk
-from overopt.daa import compute_ref_logps
-from overopt.io import read_jsonl, write_jsonl
+from overopt.core import config as C
+from overopt.core import smk
+from overopt.core.io import read_jsonl, write_jsonl
+from overopt.train.daa import compute_ref_logps
 
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
     size = snakemake.wildcards.size

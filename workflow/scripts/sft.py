@@ -1,10 +1,10 @@
 """Snakemake entry: rule sft."""
 
-from overopt import config as C
-from overopt import smk
-from overopt.io import read_jsonl
-from overopt.launch import relaunch_if_multi_gpu
-from overopt.sft import train_sft
+from overopt.core import config as C
+from overopt.core import smk
+from overopt.core.io import read_jsonl
+from overopt.core.launch import relaunch_if_multi_gpu
+from overopt.train.sft import train_sft
 
 relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:

@@ -1,8 +1,8 @@
 """Snakemake entry: rule sft_quality (gold win rate and invented facts of an SFT policy)."""
 
-from overopt import smk
-from overopt.io import read_jsonl, write_json
-from overopt.quality import sft_quality
+from overopt.core import smk
+from overopt.core.io import read_jsonl, write_json
+from overopt.evaluate.quality import sft_quality
 
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)):
     ev = snakemake.config["evaluation"]

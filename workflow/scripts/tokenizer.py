@@ -1,8 +1,9 @@
 """Snakemake entry: rule tokenizer (word-level, trained on the synthetic corpus)."""
 
-from overopt import smk, synthetic
-from overopt.io import atomic_dir, read_jsonl
-from overopt.tokenizer import train_word_tokenizer
+from overopt.core import smk
+from overopt.core.io import atomic_dir, read_jsonl
+from overopt.data import synthetic
+from overopt.lm.tokenizer import train_word_tokenizer
 
 with smk.job(snakemake):
     rows = read_jsonl(snakemake.input.sft)

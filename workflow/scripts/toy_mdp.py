@@ -1,9 +1,9 @@
 """Snakemake entry: rule toy_mdp (the paper's toy tree MDP, Finding 6)."""
 
-from overopt import smk
-from overopt.io import write_json
-from overopt.toy_mdp import findings_row, run, write_table
-from overopt.toy_mdp_plot import plot
+from overopt.core import smk
+from overopt.core.io import write_json
+from overopt.toy.mdp import findings_row, run, write_table
+from overopt.toy.plot import plot
 
 with smk.job(snakemake):
     df = run(snakemake.config.get("toy_mdp"), threads=int(snakemake.threads))

@@ -1,0 +1,68 @@
+"""The package's layout: imports run with the DAG, and each rule's code inputs follow the imports."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+from overopt.core import deps
+
+PACKAGE = REPO / "workflow" / "overopt"
+SCRIPTS = REPO / "workflow" / "scripts"
+
+
+def run_deps(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "overopt.core.deps", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_import_graph_runs_with_the_dag() -> None:
+    proc = run_deps()
+    assert proc.returncode == 0, proc.stderr
+    for stage in deps.STAGES:
+        assert f"\n{stage}  (may import:" in f"\n{proc.stdout}"
+    assert "no import runs against the DAG's direction" in proc.stdout
+    assert deps.violations() == []
+
+
+def test_an_import_against_the_dag_is_named(tmp_path: Path) -> None:
+    copy = tmp_path / "overopt"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    io = copy / "core" / "io.py"
+    io.write_text(io.read_text() + "\n\ndef _late():\n    from overopt.analysis import fit  # noqa\n")
+    proc = run_deps(str(copy))
+    assert proc.returncode == 1
+    assert "overopt.core.io (core) imports overopt.analysis.fit (analysis)" in proc.stderr
+
+
+def test_rule_code_follows_imports_transitively() -> None:
+    code = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "evaluate.py")}
+    # direct (the evaluation), indirect (policy -> sampling -> runtime), and function-level
+    # (smk -> provenance) imports; not the judges, which the rule adds by configured type
+    assert {"evaluate/policy.py", "lm/sampling.py", "core/runtime.py", "core/provenance.py"} <= code
+    assert "evaluate/judges/openai.py" not in code and "analysis/fit.py" not in code
+    judge = {
+        p.relative_to(PACKAGE).as_posix() for p in deps.module_code(PACKAGE / "evaluate/judges/openai.py")
+    }
+    assert {"evaluate/judges/openai.py", "evaluate/judges/cache.py", "core/io.py"} <= judge
+
+
+def test_every_script_names_a_rule_and_uses_the_package() -> None:
+    rules = "".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
+    for script in SCRIPTS.glob("*.py"):
+        assert f'code("{script.stem}")' in rules, script.name
+        assert deps.script_code(script), script.name
+
+
+def test_no_document_outside_the_repository_is_named() -> None:
+    names = ("PAPER.md", "DESIGN.md", "TESTBED-NOTES", "HPC-NOTES", "/work/")
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for f in files.split():
+        path = REPO / f
+        if path.suffix in {".py", ".md", ".smk", ".yaml", ".rst", ".toml", ""} and path.is_file():
+            text = path.read_text(errors="ignore")
+            assert not [n for n in names if n in text and f != "tests/test_layout.py"], f

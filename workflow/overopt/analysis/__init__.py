@@ -1,0 +1,1 @@
+"""The analysis stage: scaling-law fits, figures and findings from the evaluations table."""

@@ -1,0 +1,1 @@
+"""Configuration, registries, run identity, I/O and job set-up: what every stage builds on."""

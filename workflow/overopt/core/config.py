@@ -1,0 +1,136 @@
+"""The study configuration: the JSON schema, the cross-checks it cannot express, small derivations.
+
+Checks that need a later stage's code (the synthetic generator's options, a judge's keys) run in
+``overopt.checks``, which the workflow calls before it builds the DAG.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, named by its key."""
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a config file, validate it against the schema and the cross-checks, fill defaults."""
+    with open(path, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh)
+    validate_schema(cfg)
+    check(cfg)
+    return cfg
+
+
+def validate_schema(cfg: dict[str, Any]) -> None:
+    """JSON-schema validation with messages that name the key and what is allowed."""
+    import jsonschema
+
+    with open(SCHEMA, encoding="utf-8") as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(describe(e) for e in errors))
+
+
+def describe(err: Any) -> str:
+    """One line naming the config key and the violated rule."""
+    key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    rule = err.validator
+    if rule == "enum":
+        allowed = ", ".join(map(str, err.validator_value))
+        return f"config key '{key}': {err.instance!r} is not allowed; allowed: {allowed}"
+    if rule == "required":
+        return f"config key '{key}': {err.message}"
+    if rule == "additionalProperties":
+        return f"config key '{key}': {err.message} (unknown key; check spelling)"
+    return f"config key '{key}': {err.message}"
+
+
+def check(cfg: dict[str, Any]) -> None:
+    """Cross-field checks the schema cannot express."""
+    sizes = set(cfg["models"])
+    for name, obj in cfg["objectives"].items():
+        for size in obj.get("sizes", []):
+            if size not in sizes:
+                raise ConfigError(
+                    f"config key 'objectives.{name}.sizes': unknown model size {size!r}; "
+                    f"allowed: {', '.join(sorted(sizes))}"
+                )
+        if obj.get("length_alpha") and obj["loss_type"] != "sigmoid":
+            raise ConfigError(
+                f"config key 'objectives.{name}.length_alpha': the R-DPO length margin needs loss_type "
+                f"'sigmoid', not {obj['loss_type']!r}"
+            )
+    synthetic = cfg["task"]["type"] == "synthetic"
+    for size, m in cfg["models"].items():
+        if synthetic and "architecture" not in m:
+            raise ConfigError(
+                f"config key 'models.{size}': the synthetic task trains its own tokenizer, so every size "
+                "needs an 'architecture' (a Hub model's vocabulary would not match)"
+            )
+    for size in cfg["models"]:
+        if "gradient_accumulation_steps" in merged(cfg, "daa", size):
+            raise ConfigError(
+                "config key 'daa.gradient_accumulation_steps': not a DAA option; set daa.batch_size (the "
+                "pairs per optimizer step) and per_device_batch_size (the accumulation follows)"
+            )
+    shared = {"batch_size", "epochs", "checkpoints"}
+    for size, m in cfg["models"].items():
+        fixed = shared & set(m.get("daa", {}))
+        if fixed:
+            raise ConfigError(
+                f"config key 'models.{size}.daa.{sorted(fixed)[0]}': set it under 'daa' for every size: "
+                "every size trains on the same pairs with the same checkpoints "
+                "(use per_device_batch_size per size)"
+            )
+    if cfg["judge"]["type"] == "gold" and not synthetic:
+        raise ConfigError("config key 'judge.type': the gold judge exists only for task.type 'synthetic'")
+    if synthetic and "pairs_per_post" not in cfg.get("preferences", {}):
+        raise ConfigError("config key 'preferences.pairs_per_post': required for the synthetic task")
+    if not synthetic and "n_train_pairs" not in cfg.get("preferences", {}):
+        raise ConfigError(
+            "config key 'preferences.n_train_pairs': required for task.type 'hub' "
+            "(it fixes the DAA steps upfront)"
+        )
+    if synthetic and "candidates" not in cfg:
+        raise ConfigError("config key 'candidates': required for the synthetic task")
+    for size in cfg.get("candidates", {}).get("sizes", []):
+        if size not in sizes:
+            raise ConfigError(
+                f"config key 'candidates.sizes': unknown model size {size!r}; "
+                f"allowed: {', '.join(sorted(sizes))}"
+            )
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """A short, stable hash of the whole config."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fmt_beta(beta: float) -> str:
+    """The beta as written in paths: shortest round-trip form (0.01, 0.0175, 1)."""
+    return f"{float(beta):g}" if float(f"{float(beta):g}") == float(beta) else repr(float(beta))
+
+
+def merged(cfg: dict[str, Any], section: str, size: str) -> dict[str, Any]:
+    """Options of ``sft`` or ``daa``, with the size's own overrides applied."""
+    return {**cfg.get(section, {}), **cfg["models"][size].get(section, {})}
+
+
+def objective_sizes(cfg: dict[str, Any], objective: str) -> list[str]:
+    """Sizes an objective runs at (all unless it lists ``sizes``)."""
+    return list(cfg["objectives"][objective].get("sizes", cfg["models"]))
+
+
+def candidate_sizes(cfg: dict[str, Any]) -> list[str]:
+    """Sizes whose SFT policies sample the preference candidates (``candidates.sizes``, else all)."""
+    return list(cfg.get("candidates", {}).get("sizes") or cfg["models"])

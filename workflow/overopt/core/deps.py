@@ -1,0 +1,184 @@
+"""The package's import graph by stage, and the code each rule's script depends on.
+
+Stages run in the workflow's DAG order; a module may import from its own stage and from the
+stages listed for it in ``MAY_IMPORT`` (every one upstream of it), never against the DAG:
+
+    core -> lm -> data -> train -> evaluate -> analysis        core -> toy
+
+Top-level modules of the package (``overopt.checks``) stand above every stage and may import
+any of them. Imports are read with ``ast`` (function-level ones included), so nothing is run. Modules
+imported by name at run time (a custom loss, a judge) are not in the graph: the rules add the
+one a job uses (``module_code``).
+
+``python -m overopt.core.deps`` prints the graph by stage and exits 1 on an import against the
+DAG's direction.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "overopt"
+ROOT = Path(__file__).resolve().parents[1]  # the package directory
+STAGES = ("core", "lm", "data", "train", "evaluate", "toy", "analysis")
+MAY_IMPORT: dict[str, set[str]] = {
+    "core": set(),
+    "lm": {"core"},
+    "data": {"core", "lm"},
+    "train": {"core", "lm", "data"},
+    "evaluate": {"core", "lm", "data", "train"},
+    "toy": {"core"},
+    "analysis": {"core"},
+}
+TOP = "top"  # modules directly under the package: above every stage
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    """``overopt.core.deps`` for ``<root>/core/deps.py`` (a package's ``__init__`` is the package)."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join([PACKAGE, *parts])
+
+
+def module_path(name: str, root: Path = ROOT) -> Path | None:
+    """The file of a package module, or None if ``name`` is not one."""
+    parts = name.split(".")[1:]
+    base = root.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def stage_of(name: str) -> str:
+    """The stage a module belongs to (``top`` for modules directly under the package)."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in STAGES) else TOP
+
+
+def _resolve(node: ast.ImportFrom, current: str, is_package: bool) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = current.split(".")
+    base = base if is_package else base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def imports_of(path: Path, root: Path = ROOT) -> set[str]:
+    """Package modules that the file at ``path`` imports (a script or a module)."""
+    try:
+        current = module_name(path, root)
+    except ValueError:  # a script outside the package
+        current = "__script__"
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(node, current, is_package)
+            names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == PACKAGE and module_path(name, root) is not None:
+                found.add(name)
+    found.discard(current)
+    return found
+
+
+@cache
+def graph(root: Path = ROOT) -> dict[str, frozenset[str]]:
+    """Every package module and the package modules it imports."""
+    return {
+        module_name(p, root): frozenset(imports_of(p, root))
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
+
+
+def _parents(name: str) -> list[str]:
+    """A module's enclosing packages (importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__``)."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def closure(names: Iterable[str], root: Path = ROOT) -> set[str]:
+    """The modules ``names`` import, directly or not, with their enclosing packages."""
+    g = graph(root)
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(g.get(name, ()))
+        todo.extend(_parents(name))
+    return seen
+
+
+def script_code(script: str | Path, root: Path = ROOT) -> list[Path]:
+    """Files of every package module a rule's script imports, directly or not, sorted."""
+    mods = closure(imports_of(Path(script), root), root)
+    return sorted(p for p in (module_path(m, root) for m in mods) if p is not None)
+
+
+def module_code(path: str | Path, root: Path = ROOT) -> list[Path]:
+    """Files of the module at ``path`` and of every package module it imports, directly or not."""
+    mods = closure([module_name(Path(path).resolve(), root)], root)
+    return sorted(p for p in (module_path(m, root) for m in mods) if p is not None)
+
+
+def violations(root: Path = ROOT) -> list[str]:
+    """Imports against the DAG's direction, as ``a (stage) imports b (stage)`` lines."""
+    out = []
+    for mod, targets in sorted(graph(root).items()):
+        stage = stage_of(mod)
+        if stage == TOP:
+            continue
+        for target in sorted(targets):
+            other = stage_of(target)
+            if other != stage and other not in MAY_IMPORT[stage]:
+                out.append(f"{mod} ({stage}) imports {target} ({other})")
+    return out
+
+
+def report(root: Path = ROOT) -> str:
+    """The import graph by stage: each module and what it imports from other stages."""
+    g = graph(root)
+    lines = []
+    for stage in (*STAGES, TOP):
+        mods = sorted(m for m in g if stage_of(m) == stage)
+        lines.append(f"{stage}  (may import: {', '.join(sorted(MAY_IMPORT.get(stage, STAGES))) or '-'})")
+        for m in mods:
+            outside = sorted(t for t in g[m] if stage_of(t) != stage)
+            inside = sorted(t for t in g[m] if stage_of(t) == stage)
+            lines.append(f"  {m}")
+            if inside:
+                lines.append(f"      same stage: {', '.join(inside)}")
+            if outside:
+                lines.append(f"      upstream:   {', '.join(outside)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the graph; exit 1 if any import runs against the DAG's direction."""
+    root = Path(argv[0]).resolve() if argv else ROOT
+    print(report(root))
+    bad = violations(root)
+    if bad:
+        print(f"\n{len(bad)} import(s) against the DAG's direction:", file=sys.stderr)
+        print("\n".join(f"  {b}" for b in bad), file=sys.stderr)
+        return 1
+    print("\nno import runs against the DAG's direction")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

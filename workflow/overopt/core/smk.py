@@ -1,0 +1,65 @@
+"""What every Snakemake ``script:`` entry point does: log, threads, seeds, timing, provenance."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from overopt.core import runtime
+
+_EXTRA: dict[str, Any] = {}
+
+
+def record(**info: Any) -> None:
+    """Add facts about this job (run time, steps, ...) to the provenance of its outputs."""
+    _EXTRA.update(info)
+
+
+@contextlib.contextmanager
+def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
+    """Redirect stdout/stderr to the rule's log, pin threads, seed; yield the job's seed.
+
+    The seed derives from the config seed, the rule name and ``seed_parts`` (wildcards), so
+    every job's randomness is fixed by the config alone. When the block succeeds, every output
+    gets a provenance manifest (inside a directory, beside a file).
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "0" if smk.config["task"]["type"] == "hub" else "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    log = smk.log[0] if len(smk.log) else None
+    seed = runtime.derive_seed(int(smk.config["seed"]), smk.rule, *seed_parts)
+    with contextlib.ExitStack() as stack:
+        if log:
+            os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
+            fh = stack.enter_context(open(log, "a", buffering=1, encoding="utf-8"))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            saved = os.dup(1), os.dup(2)
+            os.dup2(fh.fileno(), 1)
+            os.dup2(fh.fileno(), 2)
+            stack.callback(lambda: (os.dup2(saved[0], 1), os.dup2(saved[1], 2)))
+        runtime.setup(int(smk.threads), seed)
+        start = time.time()
+        print(
+            f"[{smk.rule}] start: threads={smk.threads} seed={seed} wildcards={dict(smk.wildcards)}",
+            flush=True,
+        )
+        try:
+            yield seed
+        except BaseException:
+            traceback.print_exc()  # into the rule's log, before stderr is restored
+            sys.stderr.flush()
+            raise
+        from overopt.core.launch import is_main_process
+        from overopt.core.provenance import write_manifest
+
+        for out in smk.output if is_main_process() else []:
+            if os.path.exists(out):
+                write_manifest(out, smk, seed=seed, extra=dict(_EXTRA))
+        print(f"[{smk.rule}] finished in {time.time() - start:.1f} s", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()

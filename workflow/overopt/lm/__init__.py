@@ -1,0 +1,1 @@
+"""Language-model primitives: build and load models and tokenizers, sample, score."""
