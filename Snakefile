@@ -8,11 +8,10 @@ min_version("9.0")
 report: "workflow/report/workflow.rst"
 
 
-# The default study, unless a config is given with --configfile (which then replaces it:
-# Snakemake would otherwise merge the two, e.g. adding the default model sizes to smoke's).
-if not workflow.overwrite_configfiles:
-
-    configfile: "config/config.yaml"
+# No `configfile:` here: the default study's config comes from the workflow profile
+# (profiles/default: `configfile: config/config.yaml`), which `--configfile` replaces. A
+# `configfile:` directive would be merged with a `--configfile` (adding the default model sizes
+# to smoke's), and `--replace-workflow-config` is not passed on to jobs submitted to a cluster.
 
 
 include: "rules/common.smk"
@@ -22,6 +21,11 @@ include: "rules/daa.smk"
 include: "rules/evaluate.smk"
 include: "rules/toy.smk"
 include: "rules/report.smk"
+
+
+# After the DAG is built, before the first job (not in a dry run): the secrets the planned jobs need.
+onstart:
+    check_secrets({job.rule.name for job in workflow.dag.needrun_jobs()})
 
 
 rule all:

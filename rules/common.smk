@@ -1,3 +1,4 @@
+import functools
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from overopt.core import objectives as O
 from overopt.evaluate import judges as J
 from overopt.core import resources as R
 from overopt.core import runs as RN
+from overopt.core import settings as S
 
 try:
     check_config(config)  # readable messages naming the key, before any job
@@ -55,20 +57,42 @@ wildcard_constraints:
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
-def code(script):
-    """Every package module the rule's script imports, directly or not: editing one reruns the rule."""
-    return [str(p) for p in deps.script_code(SCRIPTS / f"{script}.py")]
+def check_secrets(planned_rules):
+    """Stop before any job when a planned job needs a secret whose environment variable is unset."""
+    missing = J.missing_secrets(config["judge"]) if "evaluate" in planned_rules else []
+    if missing:
+        sys.exit(
+            f"Configuration error:\nconfig key 'judge': judge type {config['judge']['type']!r} reads its "
+            f"secret from the environment variable {', '.join(missing)}, which is not set; the planned "
+            "evaluate jobs need it. Set it, or run targets that need no judging."
+        )
 
 
-def loss_code(wildcards):
-    """A custom loss type's module (and what it imports) for the runs that use it."""
-    path = O.custom_loss_file(config["objectives"][wildcards.objective]["loss_type"])
-    return [str(p) for p in deps.module_code(path)] if path else []
+def settings_of(rule):
+    """Param: the config values ``rule`` reads (overopt.core.settings): editing one reruns the job."""
+    return lambda wildcards: S.settings(config, rule, dict(wildcards.items()))
 
 
-def judge_code(wildcards):
-    """The configured judge's module and what it imports: only that judge's code is an input."""
-    return [str(p) for p in deps.module_code(J.module_file(config["judge"]["type"]))]
+@functools.cache
+def _code_hash(script, extra):
+    return S.code_hash(SCRIPTS / f"{script}.py", [Path(e) for e in extra])
+
+
+def code_of(script, loss=False, judge=False):
+    """Param: a hash of the package code ``script`` imports, and of the run's custom loss or judge."""
+
+    def code(wildcards):
+        extra = []
+        if loss:
+            path = O.custom_loss_file(
+                config["objectives"][wildcards.objective]["loss_type"]
+            )
+            extra += [str(path)] if path else []
+        if judge:
+            extra.append(str(J.module_file(config["judge"]["type"])))
+        return _code_hash(script, tuple(extra))
+
+    return code
 
 
 def figure_caption(name):
@@ -107,7 +131,12 @@ def daa_run_dir(wildcards):
 
 
 def quality_gate(wildcards):
-    """The SFT quality report: the sweep waits for (and is stopped by) the gate."""
+    """The SFT quality report: the sweep waits for (and is stopped by) the gate.
+
+    The gate samples with its own settings (``sft.quality_gate``), so an evaluation edit does not
+    rewrite it and retrain. (Not ``ancient``: Snakemake 9.27 then skips the rerun checks of every
+    job downstream of a rerun gate, e.g. the evaluations after an evaluation edit.)
+    """
     return f"results/models/{wildcards.size}/sft_quality.json" if SYNTHETIC else []
 
 

@@ -1,6 +1,5 @@
 rule ref_logps:
     input:
-        code=code("ref_logps"),
         model="results/models/{size}/sft",
         pairs=f"{PREF}/preferences.jsonl",
     output:
@@ -14,14 +13,15 @@ rule ref_logps:
     threads: THREADS
     resources:
         **resources_of("ref_logps"),
+    params:
+        settings=settings_of("ref_logps"),
+        code=code_of("ref_logps"),
     script:
         "../workflow/scripts/ref_logps.py"
 
 
 rule daa:
     input:
-        code=code("daa"),
-        loss=loss_code,
         model="results/models/{size}/sft",
         pairs=f"{PREF}/preferences.jsonl",
         ref_logps="results/ref_logps/{size}.jsonl",
@@ -42,6 +42,8 @@ rule daa:
     resources:
         **resources_of("daa"),
     params:
+        settings=settings_of("daa"),
+        code=code_of("daa", loss=True),
         state_dir=lambda wc: f"results/.state/daa/{wc.size}/{wc.objective}/beta-{wc.beta}",
     script:
         "../workflow/scripts/daa.py"

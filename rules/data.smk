@@ -1,8 +1,6 @@
 if SYNTHETIC:
 
     rule prepare_data:
-        input:
-            code=code("prepare_data"),
         output:
             sft=f"{DATA}/sft.jsonl",
             eval=f"{DATA}/eval.jsonl",
@@ -17,12 +15,14 @@ if SYNTHETIC:
         threads: 1
         resources:
             **resources_of("prepare_data"),
+        params:
+            settings=settings_of("prepare_data"),
+            code=code_of("prepare_data"),
         script:
             "../workflow/scripts/prepare_data.py"
 
     rule tokenizer:
         input:
-            code=code("tokenizer"),
             sft=f"{DATA}/sft.jsonl",
         output:
             directory("results/tokenizer"),
@@ -35,12 +35,14 @@ if SYNTHETIC:
         threads: 1
         resources:
             **resources_of("tokenizer"),
+        params:
+            settings=settings_of("tokenizer"),
+            code=code_of("tokenizer"),
         script:
             "../workflow/scripts/tokenizer.py"
 
     rule candidates:
         input:
-            code=code("candidates"),
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
             models=expand("results/models/{size}/sft", size=C.candidate_sizes(config)),
@@ -55,12 +57,15 @@ if SYNTHETIC:
         threads: THREADS
         resources:
             **resources_of("candidates"),
+        params:
+            settings=settings_of("candidates"),
+            code=code_of("candidates"),
+            pool=C.candidate_sizes(config),
         script:
             "../workflow/scripts/candidates.py"
 
     rule preferences:
         input:
-            code=code("preferences"),
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
             candidates=f"{PREF}/candidates.jsonl",
@@ -81,14 +86,15 @@ if SYNTHETIC:
         threads: 1
         resources:
             **resources_of("preferences"),
+        params:
+            settings=settings_of("preferences"),
+            code=code_of("preferences"),
         script:
             "../workflow/scripts/preferences.py"
 
 else:
 
     rule prepare_data:
-        input:
-            code=code("prepare_data"),
         output:
             sft=f"{DATA}/sft.jsonl",
             eval=f"{DATA}/eval.jsonl",
@@ -104,5 +110,8 @@ else:
         resources:
             mem_mb=16000,
             runtime=60,
+        params:
+            settings=settings_of("prepare_data"),
+            code=code_of("prepare_data"),
         script:
             "../workflow/scripts/prepare_data.py"

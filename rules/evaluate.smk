@@ -1,7 +1,5 @@
 rule evaluate:
     input:
-        code=code("evaluate"),
-        judge=judge_code,
         policy=policy_dir,
         ref="results/models/{size}/sft",
         eval=f"{DATA}/eval.jsonl",
@@ -19,6 +17,8 @@ rule evaluate:
     resources:
         **resources_of("evaluate"),
     params:
+        settings=settings_of("evaluate"),
+        code=code_of("evaluate", judge=True),
         info=lambda wc: policy_info(wc.size, wc.policy),
         cache_dir="cache/judge",
     script:
@@ -27,7 +27,6 @@ rule evaluate:
 
 rule collect:
     input:
-        code=code("collect"),
         metrics=[f"results/eval/{s}/{p}/metrics.json" for s, p in POLICIES],
         samples=[f"results/eval/{s}/{p}/samples.jsonl" for s, p in POLICIES],
     output:
@@ -44,5 +43,9 @@ rule collect:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=settings_of("collect"),
+        code=code_of("collect"),
+        policies=POLICIES,
     script:
         "../workflow/scripts/collect.py"

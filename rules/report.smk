@@ -1,6 +1,5 @@
 rule fit:
     input:
-        code=code("fit"),
         table="results/tables/evaluations.csv",
         samples=[f"results/eval/{s}/{p}/samples.jsonl" for s, p in POLICIES],
     output:
@@ -17,13 +16,15 @@ rule fit:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=settings_of("fit"),
+        code=code_of("fit"),
     script:
         "../workflow/scripts/fit.py"
 
 
 rule figures:
     input:
-        code=code("figures"),
         table="results/tables/evaluations.csv",
         fits="results/tables/fits.csv",
     output:
@@ -44,13 +45,15 @@ rule figures:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=settings_of("figures"),
+        code=code_of("figures"),
     script:
         "../workflow/scripts/figures.py"
 
 
 rule findings:
     input:
-        code=code("findings"),
         table="results/tables/evaluations.csv",
         fits="results/tables/fits.csv",
         toy="results/toy_mdp/findings.json",
@@ -69,13 +72,15 @@ rule findings:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=settings_of("findings"),
+        code=code_of("findings"),
     script:
         "../workflow/scripts/findings.py"
 
 
 rule provenance:
     input:
-        code=code("provenance"),
         fits="results/tables/fits.csv",
         findings="results/findings.md",
         toy="results/toy_mdp/findings.json",
@@ -94,5 +99,8 @@ rule provenance:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=settings_of("provenance"),
+        code=code_of("provenance"),
     script:
         "../workflow/scripts/provenance.py"

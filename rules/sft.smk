@@ -1,6 +1,5 @@
 rule sft:
     input:
-        code=code("sft"),
         data=f"{DATA}/sft.jsonl",
         tokenizer=tokenizer_input,
     output:
@@ -16,6 +15,8 @@ rule sft:
     resources:
         **resources_of("sft"),
     params:
+        settings=settings_of("sft"),
+        code=code_of("sft"),
         tokenizer=lambda wc: tokenizer_source(wc.size),
     script:
         "../workflow/scripts/sft.py"
@@ -25,7 +26,6 @@ if SYNTHETIC:
 
     rule sft_quality:
         input:
-            code=code("sft_quality"),
             model="results/models/{size}/sft",
             eval=f"{DATA}/eval.jsonl",
         output:
@@ -42,5 +42,8 @@ if SYNTHETIC:
         threads: 1
         resources:
             **resources_of("sft_quality"),
+        params:
+            settings=settings_of("sft_quality"),
+            code=code_of("sft_quality"),
         script:
             "../workflow/scripts/sft_quality.py"

@@ -1,6 +1,4 @@
 rule toy_mdp:
-    input:
-        code=code("toy_mdp"),
     output:
         table="results/toy_mdp/toy_mdp.csv",
         png=report(
@@ -20,5 +18,8 @@ rule toy_mdp:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=settings_of("toy_mdp"),
+        code=code_of("toy_mdp"),
     script:
         "../workflow/scripts/toy_mdp.py"

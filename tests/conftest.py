@@ -67,8 +67,11 @@ def snakemake(
     check: bool = True,
     env: dict | None = None,
     timeout: int = 1800,
+    project: Path = REPO,
 ) -> subprocess.CompletedProcess:
-    """Run the repository's workflow with its results in ``workdir``."""
+    """Run the workflow of ``project`` (the repository, or a copy and its package) in ``workdir``."""
+    if project != REPO:
+        env = {**(env or {}), "PYTHONPATH": str(project / "workflow")}
     # --configfile takes several values: keep it before other options, never before targets
     cmd = [
         sys.executable,
@@ -77,7 +80,7 @@ def snakemake(
         "--configfile",
         str(config),
         "-s",
-        str(REPO / "Snakefile"),
+        str(project / "Snakefile"),
         "--directory",
         str(workdir),
         *args,
@@ -91,6 +94,16 @@ def snakemake(
             f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def plan(workdir: Path, *targets: str, config: Path = SMOKE, project: Path = REPO) -> dict[str, int]:
+    """Jobs by rule that Snakemake plans in ``workdir`` (a dry run); empty when nothing is to be done."""
+    out = snakemake(workdir, "-n", "--quiet", "rules", *targets, config=config, project=project).stdout
+    return {
+        p[0]: int(p[1])
+        for p in (line.split() for line in out.splitlines())
+        if len(p) == 2 and p[1].isdigit() and p[0] != "total"
+    }
 
 
 @pytest.fixture(scope="session")

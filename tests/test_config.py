@@ -147,3 +147,34 @@ def test_checkpoints_are_evenly_spaced_and_named_by_step_and_epoch():
     paper = C.load(REPO / "config" / "paper.yaml")
     assert RN.checkpoint_steps(paper, "pythia-1b")[-1] == RN.total_steps(paper, "pythia-1b") == 1451
     assert len(RN.checkpoint_steps(paper, "pythia-1b")) == 5
+
+
+PAPER_BAD = {
+    "a Hub model id that is not owner/name": (
+        lambda c: c["models"]["pythia-1b"].update(hub_id="pythia 1b"),
+        ["models.pythia-1b.hub_id", "'pythia 1b'"],
+    ),
+    "a Hub model without a revision": (
+        lambda c: c["models"]["pythia-1b"].pop("revision"),
+        ["models.pythia-1b", "revision"],
+    ),
+    "a Hub dataset id that is not owner/name": (
+        lambda c: c["task"]["hub"]["sft"].update(id="tldr"),
+        ["task.hub.sft.id", "'tldr'"],
+    ),
+    "an openai judge without its key variable": (
+        lambda c: c["judge"].pop("api_key_env"),
+        ["judge", "api_key_env"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PAPER_BAD))
+def test_bad_paper_config_is_named_before_the_dag(case):
+    change, words = PAPER_BAD[case]
+    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    change(cfg)
+    with pytest.raises(C.ConfigError) as err:
+        check_config(cfg)
+    for word in words:
+        assert word in str(err.value), (case, str(err.value))

@@ -5,9 +5,8 @@ Every code and config block of a recipe is taken from the page itself: a block t
 into the smoke config. The recipes for an objective (TRL loss type and custom loss), a figure, a
 finding and a model size go into one copy and one Snakemake run, which must plan exactly the
 affected jobs and leave every earlier result as it was; the judge recipe, which changes every
-evaluation, gets its own copy and runs one evaluation job. Snakemake runs with
-``--rerun-triggers mtime``: the copied project has other absolute paths than the study's run
-recorded, and only modification times should decide here.
+evaluation, gets its own copy and runs one evaluation job. The copies live elsewhere than the
+repository and the study: what reruns is decided by content (settings, code), not by paths.
 """
 
 from __future__ import annotations
@@ -15,18 +14,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SMOKE, copy_project
+from conftest import REPO, SMOKE, copy_project, plan, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -87,25 +84,6 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_snakemake(project: Path, study: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", str(config), "-s", str(project / "Snakefile")]
-    cmd += ["--directory", str(study), "--rerun-triggers", "mtime", *args]
-    env = {**os.environ, "PYTHONPATH": str(project / "workflow")}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-    assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
-    return proc
-
-
-def plan(project: Path, study: Path, config: Path, *targets: str) -> dict[str, int]:
-    """Jobs by rule that Snakemake plans (dry run)."""
-    out = run_snakemake(project, study, config, "-n", "--quiet", "rules", *targets).stdout
-    return {
-        p[0]: int(p[1])
-        for p in (line.split() for line in out.splitlines())
-        if len(p) == 2 and p[1].isdigit() and p[0] != "total"
-    }
-
-
 def extend(tmp: Path, smoke_dir: Path, ids: tuple[str, ...]) -> dict:
     """A project copy (a git repository, so its changes show) with ``ids`` applied, and a study copy."""
     project, study = copy_project(tmp / "project"), tmp / "study"
@@ -127,8 +105,8 @@ def extended(smoke_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Recipes 1a, 1b, 3a, 3b and 4 applied together; the plan, then the run."""
     ext = extend(tmp_path_factory.mktemp("extended"), smoke_dir, COMBINED)
     ext["before"] = {p: sha(p) for p in (ext["study"] / "results").rglob("*") if p.is_file()}
-    ext["plan"] = plan(ext["project"], ext["study"], ext["config"])
-    run_snakemake(ext["project"], ext["study"], ext["config"], "--cores", "2")
+    ext["plan"] = plan(ext["study"], config=ext["config"], project=ext["project"])
+    snakemake(ext["study"], "--cores", "2", config=ext["config"], project=ext["project"])
     ext["ev"] = pd.read_csv(ext["study"] / "results" / "tables" / "evaluations.csv")
     return ext
 
@@ -210,11 +188,11 @@ def test_recipe_4_new_size_trains_and_leaves_the_other_sizes(extended: dict) -> 
 
 def test_recipe_2_judge_reruns_evaluation_only(smoke_dir: Path, tmp_path: Path) -> None:
     ext = extend(tmp_path, smoke_dir, ("2",))
-    planned = plan(ext["project"], ext["study"], ext["config"])
+    planned = plan(ext["study"], config=ext["config"], project=ext["project"])
     assert planned["evaluate"] == 16 and {"collect", "fit", "figures", "findings"} <= set(planned)
     assert not {"sft", "daa", "ref_logps", "candidates", "preferences", "prepare_data"} & set(planned)
     target = "results/eval/xs/sft/metrics.json"
-    run_snakemake(ext["project"], ext["study"], ext["config"], "--cores", "1", target)
+    snakemake(ext["study"], "--cores", "1", target, config=ext["config"], project=ext["project"])
     metrics = json.loads((ext["study"] / target).read_text())
     gold = json.loads((smoke_dir / target).read_text())
     assert metrics["judge"] == "gold_length" and gold["judge"] == "gold"

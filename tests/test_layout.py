@@ -39,6 +39,19 @@ def test_an_import_against_the_dag_is_named(tmp_path: Path) -> None:
     assert "overopt.core.io (core) imports overopt.analysis.fit (analysis)" in proc.stderr
 
 
+def test_dvc_yaml_is_generated_from_the_same_imports() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "overopt.core.dvc_stages", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = (REPO / "dvc.yaml").read_text()
+    for module in deps.script_code(SCRIPTS / "fit.py"):  # the report stage runs fit
+        assert f"- {module.relative_to(REPO).as_posix()}\n" in text
+
+
 def test_rule_code_follows_imports_transitively() -> None:
     code = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "evaluate.py")}
     # direct (the evaluation), indirect (policy -> sampling -> runtime), and function-level
@@ -54,7 +67,7 @@ def test_rule_code_follows_imports_transitively() -> None:
 def test_every_script_names_a_rule_and_uses_the_package() -> None:
     rules = "".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
     for script in SCRIPTS.glob("*.py"):
-        assert f'code("{script.stem}")' in rules, script.name
+        assert f'code_of("{script.stem}"' in rules and f'settings_of("{script.stem}")' in rules, script.name
         assert deps.script_code(script), script.name
 
 

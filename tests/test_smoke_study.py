@@ -13,6 +13,7 @@ from safetensors import safe_open
 from conftest import SMOKE
 from overopt.core import config as C
 from overopt.core import runs as RN
+from overopt.core import settings as S
 from overopt.core.io import read_jsonl
 
 CFG = yaml.safe_load(SMOKE.read_text())
@@ -67,7 +68,13 @@ def test_sft_model_is_a_pythia_style_safetensors_directory(smoke_dir: Path, size
         assert f.get_tensor("embed_out.weight").dtype.is_floating_point
     assert not [p for p in d.iterdir() if p.suffix in {".bin", ".pt", ".pth", ".pkl"}]
     prov = json.loads((d / "provenance.json").read_text())
-    assert prov["threads"] == 1 and prov["config_hash"] == C.config_hash(CFG) and "torch" in prov["versions"]
+    settings = S.settings(CFG, "sft", {"size": size})  # the config values the sft rule reads
+    assert (
+        prov["threads"] == 1
+        and prov["config_hash"] == C.config_hash(settings)
+        and "torch" in prov["versions"]
+    )
+    assert "learning_rate" in settings["sft"] and "daa" not in settings and "evaluation" not in settings
 
 
 @pytest.mark.parametrize("size", SIZES)

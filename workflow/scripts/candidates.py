@@ -1,12 +1,11 @@
 """Snakemake entry: rule candidates."""
 
 from overopt.core import smk
-from overopt.core.config import candidate_sizes
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.data.candidates import generate_candidates
 
 with smk.job(snakemake) as seed:
     posts = read_jsonl(snakemake.input.pref_prompts) + read_jsonl(snakemake.input.heldout_pref_prompts)
-    models = dict(zip(candidate_sizes(snakemake.config), snakemake.input.models, strict=True))
+    models = dict(zip(snakemake.params.pool, snakemake.input.models, strict=True))
     rows = generate_candidates(posts, models, snakemake.config, seed)
     print(f"{write_jsonl(snakemake.output[0], rows)} candidates for {len(posts)} posts")

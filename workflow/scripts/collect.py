@@ -2,12 +2,12 @@
 
 from overopt.core import smk
 from overopt.core.io import write_csv
-from overopt.core.runs import policies, policy_of_path
+from overopt.core.runs import policy_of_path
 from overopt.evaluate.collect import collect
 
 with smk.job(snakemake) as seed:
     samples = list(snakemake.input.samples)
-    known = policies(snakemake.config)
+    known = [tuple(p) for p in snakemake.params.policies]
     sft = {size: p for p in samples for size, policy in [policy_of_path(p, known)] if policy == "sft"}
     df = collect(
         list(zip(snakemake.input.metrics, samples, strict=True)), sft, snakemake.config["evaluation"], seed

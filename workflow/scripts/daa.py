@@ -5,6 +5,7 @@ from overopt.core import smk
 from overopt.core.io import read_jsonl
 from overopt.core.launch import relaunch_if_multi_gpu
 from overopt.core.runs import Run, checkpoint_steps
+from overopt.core.settings import settings_hash
 from overopt.train.daa import train_daa
 
 wc = snakemake.wildcards
@@ -24,6 +25,7 @@ with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
         history_path=snakemake.output.history,
         state_dir=snakemake.params.state_dir,
         seed=seed,
+        state_key=settings_hash(snakemake.params.settings, snakemake.params.code),
     )
     smk.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
     print(info)

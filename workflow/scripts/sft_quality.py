@@ -2,15 +2,18 @@
 
 from overopt.core import smk
 from overopt.core.io import read_jsonl, write_json
+from overopt.core.settings import GATE_SAMPLE
 from overopt.evaluate.quality import sft_quality
 
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)):
-    ev = snakemake.config["evaluation"]
+    gate = snakemake.config["sft"].get("quality_gate", {})
+    ev = snakemake.config.get("evaluation", {})
+    sample = {k: gate[k] if k in gate else ev[k] for k in GATE_SAMPLE if k in gate or k in ev}
     report = sft_quality(
         snakemake.input.model,
-        read_jsonl(snakemake.input.eval)[: ev["n_prompts"]],
-        ev,
-        gate=snakemake.config["sft"].get("quality_gate", {}),
+        read_jsonl(snakemake.input.eval)[: sample["n_prompts"]],
+        sample,
+        gate=gate,
         size=snakemake.wildcards.size,
     )
     write_json(snakemake.output[0], report)

@@ -50,6 +50,9 @@ def describe(err: Any) -> str:
         return f"config key '{key}': {err.instance!r} is not allowed; allowed: {allowed}"
     if rule == "required":
         return f"config key '{key}': {err.message}"
+    if rule in ("oneOf", "anyOf") and err.context:
+        options = "; or ".join(dict.fromkeys(sub.message for sub in err.context))
+        return f"config key '{key}': needs one of the allowed forms: {options}"
     if rule == "additionalProperties":
         return f"config key '{key}': {err.message} (unknown key; check spelling)"
     return f"config key '{key}': {err.message}"

@@ -24,10 +24,16 @@ def record(**info: Any) -> None:
 def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     """Redirect stdout/stderr to the rule's log, pin threads, seed; yield the job's seed.
 
+    ``snakemake.config`` becomes the job's ``settings`` param (``overopt.core.settings``): the
+    config values its rule declares, so reading any other key fails, naming it.
+
     The seed derives from the config seed, the rule name and ``seed_parts`` (wildcards), so
     every job's randomness is fixed by the config alone. When the block succeeds, every output
     gets a provenance manifest (inside a directory, beside a file).
     """
+    settings = getattr(smk.params, "settings", None)
+    if settings is not None:  # the job sees the config values its rule declares, and only those
+        smk.config = settings
     os.environ.setdefault("HF_HUB_OFFLINE", "0" if smk.config["task"]["type"] == "hub" else "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     log = smk.log[0] if len(smk.log) else None

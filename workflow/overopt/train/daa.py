@@ -10,7 +10,9 @@ Differences from a plain ``DPOTrainer`` run, each a small hook:
 - a non-finite loss stops the job with an error naming the run and the step;
 - checkpoints are written in safetensors + JSON only (``SafeCheckpointMixin``) to a state
   directory outside the rule's outputs; a killed job resumes from the newest complete one, and
-  the model directories are published to the outputs only when the whole run has finished.
+  the model directories are published to the outputs only when the whole run has finished. The
+  state belongs to one hash of the run's settings and code (``STATE_KEY``): after an edit of
+  either, a rerun starts afresh and says so in the log, so a resume never mixes settings.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from overopt.train.arguments import training_args, write_history
 from overopt.train.checkpointing import SafeCheckpointMixin
 from overopt.train.trl_tuning import fit_fused_head_to_vocab
 
+STATE_KEY = "settings.sha256"  # in the state directory: the settings and code it belongs to
 # What a trainer checkpoint holds besides the model: never published as part of a policy.
 TRAINING_STATE = ("optimizer", "scheduler", "scaler", "rng_state", "trainer_state.json", "training_args")
 
@@ -256,6 +259,21 @@ def publish(checkpoint_dir: str | Path, out_dir: str | Path) -> None:
                 shutil.copy2(src, tmp / src.name)
 
 
+def claim_state(state_dir: str | Path, key: str, run: Run) -> None:
+    """Keep ``state_dir`` only if it belongs to ``key``; otherwise remove it, saying so; then claim it."""
+    state = Path(state_dir)
+    marker = state / STATE_KEY
+    if state.exists() and (not marker.exists() or marker.read_text().strip() != key):
+        print(
+            f"{run}: the saved trainer state in {state} belongs to other settings or code "
+            f"({marker.read_text().strip() if marker.exists() else 'unknown'}, now {key}): starting afresh",
+            flush=True,
+        )
+        shutil.rmtree(state)
+    state.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key + "\n")
+
+
 def train_daa(
     *,
     pairs: list[dict[str, Any]],
@@ -269,8 +287,12 @@ def train_daa(
     history_path: str,
     state_dir: str,
     seed: int,
+    state_key: str,
 ) -> dict[str, Any]:
-    """Train one (size, objective, beta) run, resuming from ``state_dir`` if a previous attempt died."""
+    """Train one (size, objective, beta) run, resuming from ``state_dir`` if a previous attempt of
+    the same settings and code (``state_key``) died."""
+    if is_main_process():
+        claim_state(state_dir, state_key, run)
     tokenizer = load_tokenizer(sft_dir)
     fit_fused_head_to_vocab(len(tokenizer))
     loss = loss_type(objective["loss_type"])
@@ -314,8 +336,15 @@ def compute_ref_logps(
 ) -> list[dict[str, Any]]:
     """Summed reference log-probs of every chosen and rejected completion, by TRL's own precompute.
 
-    Computed once per model size; every objective and beta of that size reuses them.
+    Computed once per model size; every objective and beta of that size reuses them. Of ``opts``
+    only ``max_length`` (truncation) and ``ref_batch_size`` shape the result; the optimizer
+    settings a ``DPOConfig`` needs are placeholders here (nothing is trained).
     """
+    opts = {
+        "batch_size": 1,
+        "learning_rate": 1.0,
+        **{k: opts[k] for k in ("max_length", "ref_batch_size") if k in opts},
+    }
     tokenizer = load_tokenizer(sft_dir)
     fit_fused_head_to_vocab(len(tokenizer))
     args = dpo_config(

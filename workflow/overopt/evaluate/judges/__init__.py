@@ -13,6 +13,7 @@ stays cheap. ``check_config`` runs when the workflow builds its DAG.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,16 @@ def check_config(cfg: dict[str, Any]) -> None:
         raise ValueError(f"config key 'judge': judge type {kind!r} needs {missing}")
 
 
+def missing_secrets(cfg: dict[str, Any]) -> list[str]:
+    """Environment variables the configured judge reads its secrets from and that are not set.
+
+    A judge names the config key that holds such a variable's name in ``SECRET_ENV_KEYS``.
+    """
+    cls = load(str(cfg.get("type")))
+    names = [cfg.get(key) for key in getattr(cls, "SECRET_ENV_KEYS", ())]
+    return [n for n in names if n and not os.environ.get(n)]
+
+
 def make_judge(cfg: dict[str, Any], *, seed: int, cache_dir: str | None = None) -> PairwiseJudge:
     """Build the judge named by ``cfg['type']`` (config ``judge``)."""
     check_config(cfg)
@@ -82,6 +93,7 @@ __all__ = [
     "judge_types",
     "load",
     "make_judge",
+    "missing_secrets",
     "module_file",
     "register_judge",
 ]

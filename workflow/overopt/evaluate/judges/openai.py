@@ -120,6 +120,7 @@ class OpenAIJudge:
 
     CONFIG_KEYS = frozenset(CONFIG_KEYS)
     REQUIRED_KEYS = ("base_url", "model", "api_key_env")
+    SECRET_ENV_KEYS = ("api_key_env",)  # the API key: read from this variable, never from the config
 
     def __init__(
         self,

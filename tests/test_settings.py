@@ -1,0 +1,54 @@
+"""Each rule's settings param: exactly the config values it reads, and a job that reads more fails."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import SMOKE
+from overopt.core import settings as S
+
+CFG = yaml.safe_load(SMOKE.read_text())
+
+
+def test_subset_fills_wildcards_expands_stars_and_keeps_the_deepest_container() -> None:
+    got = S.subset(
+        CFG, ["seed", "models.{size}.daa", "objectives.*.loss_type", "daa.batch_size"], {"size": "s"}
+    )
+    # smoke's size s has no `daa` block: the subset keeps `models.s`, so `.get("daa", {})` reads the same
+    assert got == {
+        "seed": 7,
+        "models": {"s": {}},
+        "objectives": {name: {"loss_type": o["loss_type"]} for name, o in CFG["objectives"].items()},
+        "daa": {"batch_size": 16},
+    }
+    assert list(got["objectives"]) == list(CFG["objectives"])  # config order is kept: it carries meaning
+
+
+def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
+    daa = S.settings(CFG, "daa", {"size": "s", "objective": "rdpo", "beta": "0.1"})
+    rdpo = {k: v for k, v in CFG["objectives"]["rdpo"].items() if k not in ("betas", "sizes")}
+    assert daa["objectives"] == {"rdpo": rdpo}  # not the beta grid: a run is one beta
+    assert daa["daa"] == CFG["daa"] and "evaluation" not in daa and "sft" not in daa
+    fit = S.settings(CFG, "fit")
+    assert set(fit) == {"seed", "task", "fit", "objectives"} and fit["task"] == {"type": "synthetic"}
+    with pytest.raises(KeyError):  # what a script that read an undeclared key would meet
+        fit["evaluation"]
+    assert set(S.RULE_KEYS) >= {
+        "prepare_data",
+        "sft",
+        "daa",
+        "evaluate",
+        "collect",
+        "fit",
+        "figures",
+        "findings",
+    }
+
+
+def test_a_changed_value_changes_only_the_settings_that_read_it() -> None:
+    edited = yaml.safe_load(SMOKE.read_text())
+    edited["fit"]["bootstrap"] = 999
+    wc = {"size": "xs", "objective": "dpo", "beta": "1", "policy": "sft"}
+    changed = {r for r in S.RULE_KEYS if S.settings(CFG, r, wc) != S.settings(edited, r, wc)}
+    assert changed == {"fit"}
