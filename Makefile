@@ -8,7 +8,7 @@ CORES  ?= all
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup study test lint format clean restore
+.PHONY: setup study test lint format clean restore dvc-yaml
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile rules
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile config/smoke.yaml
+	$(BIN)/python -m overopt.core.deps > /dev/null   # no import against the DAG's direction
+	$(BIN)/python -m overopt.core.dvc_stages --check  # dvc.yaml is current
+
+# dvc.yaml from the import graph (after adding a module, a rule or a stage)
+dvc-yaml: setup
+	$(BIN)/python -m overopt.core.dvc_stages > dvc.yaml
 
 format: setup
 	$(BIN)/ruff format .

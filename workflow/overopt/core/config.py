@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")  # owner/name
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -94,6 +96,13 @@ def check(cfg: dict[str, Any]) -> None:
                 f"config key 'models.{size}.daa.{sorted(fixed)[0]}': set it under 'daa' for every size: "
                 "every size trains on the same pairs with the same checkpoints "
                 "(use per_device_batch_size per size)"
+            )
+    for size, m in cfg["models"].items():
+        hub_id = m.get("hub_id")
+        if hub_id and not (HUB_ID.match(hub_id) or Path(hub_id).is_dir()):
+            raise ConfigError(
+                f"config key 'models.{size}.hub_id': {hub_id!r} is neither a Hub id (owner/name) nor a "
+                "local model directory"
             )
     if cfg["judge"]["type"] == "gold" and not synthetic:
         raise ConfigError("config key 'judge.type': the gold judge exists only for task.type 'synthetic'")
