@@ -46,9 +46,23 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
     }
 
 
-def test_a_changed_value_changes_only_the_settings_that_read_it() -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "readers"),
+    [
+        ("fit.bootstrap", 999, {"fit"}),
+        ("sft.quality_gate.min_win_rate", 0.2, {"sft_quality"}),  # the gate, not the training
+        ("sft.learning_rate", 1e-3, {"sft"}),
+        ("evaluation.max_new_tokens", 12, {"evaluate"}),  # the gate has its own sample settings
+        ("daa.learning_rate", 1e-4, {"daa"}),
+    ],
+)
+def test_a_changed_value_changes_only_the_settings_that_read_it(key: str, value, readers: set) -> None:
     edited = yaml.safe_load(SMOKE.read_text())
-    edited["fit"]["bootstrap"] = 999
+    *path, last = key.split(".")
+    node = edited
+    for part in path:
+        node = node[part]
+    node[last] = value
     wc = {"size": "xs", "objective": "dpo", "beta": "1", "policy": "sft"}
     changed = {r for r in S.RULE_KEYS if S.settings(CFG, r, wc) != S.settings(edited, r, wc)}
-    assert changed == {"fit"}
+    assert changed == readers

@@ -49,6 +49,12 @@ def _sft_quality(cfg: Mapping[str, Any]) -> tuple[str, ...]:
     return ("sft.quality_gate", *(f"evaluation.{k}" for k in GATE_SAMPLE if k not in gate))
 
 
+def _sft(cfg: Mapping[str, Any]) -> tuple[str, ...]:
+    """The training options, not the quality gate (which the sft_quality rule reads)."""
+    options = [k for k in cfg.get("sft", {}) if k != "quality_gate"]
+    return ("threads", *MODEL, *(f"sft.{k}" for k in options))
+
+
 def _daa(cfg: Mapping[str, Any]) -> tuple[str, ...]:
     """A run's own objective settings (not the beta grid or sizes: a run is one beta at one size)."""
     options = sorted({k for o in cfg["objectives"].values() for k in o} - {"betas", "sizes"})
@@ -72,7 +78,7 @@ def _prepare_data(cfg: Mapping[str, Any]) -> tuple[str, ...]:
 RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, ...]]] = {
     "prepare_data": _prepare_data,
     "tokenizer": (),
-    "sft": ("threads", *MODEL, "sft"),
+    "sft": _sft,
     "sft_quality": _sft_quality,
     # the pool of sizes is the rule's `pool` param (explicit or every size: the same value)
     "candidates": (
