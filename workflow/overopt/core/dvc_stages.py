@@ -106,9 +106,11 @@ stages:
 
 
 def code_deps(stage: Stage) -> list[str]:
-    """Repository-relative files of every module the stage's scripts import."""
+    """Repository-relative files of every module the stage's scripts import (outside the packages
+    the stage depends on whole)."""
     files = {p for s in stage.scripts for p in deps.script_code(SCRIPTS / f"{s}.py")}
-    return sorted(p.relative_to(REPO).as_posix() for p in files)
+    paths = sorted(p.relative_to(REPO).as_posix() for p in files)
+    return [p for p in paths if not any(p.startswith(f"{d}/") for d in stage.imported_by_name)]
 
 
 def render() -> str:
@@ -122,7 +124,7 @@ def render() -> str:
             "    deps:",
             "      - ${config}",
             *(f"      - {p}" for p in (*stage.upstream, *stage.rule_files, *stage.imported_by_name)),
-            *(f"      - {p}" for p in code_deps(stage) if not p.startswith(stage.imported_by_name or ("-",))),
+            *(f"      - {p}" for p in code_deps(stage)),
             "    outs:",
             *(f"      - {p}" for p in stage.outs),
             "",
