@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
+CONFIG ?= config/config.yaml
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup study test lint format clean restore dvc-yaml
+.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull
 
 setup: $(VENV)/.installed
 
@@ -34,19 +35,51 @@ lint: setup
 	$(BIN)/python -m overopt.core.deps > /dev/null   # no import against the DAG's direction
 	$(BIN)/python -m overopt.core.dvc_stages --check  # dvc.yaml is current
 
-# dvc.yaml from the import graph (after adding a module, a rule or a stage)
+# dvc.yaml and params.yaml for the study of CONFIG (after adding a module, a rule, a stage or a
+# config key, or to switch the study `dvc repro` runs)
 dvc-yaml: setup
-	$(BIN)/python -m overopt.core.dvc_stages > dvc.yaml
+	$(BIN)/python -m overopt.core.dvc_stages --config $(CONFIG) --write
 
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt Snakefile rules
 
+RESTORE = HF_HUB_OFFLINE=1 $(BIN)/snakemake --configfile $(CONFIG) --touch --cores 1 --quiet
 # After `dvc pull` (file times are arbitrary): mark the pulled outputs up to date in Snakemake's
 # eyes, in DAG order, so only what is missing or changed reruns.
-CONFIG ?= config/config.yaml
 restore: setup
-	HF_HUB_OFFLINE=1 $(BIN)/snakemake --configfile $(CONFIG) --touch --cores 1 --quiet
+	$(RESTORE)
+
+# Compare the study's artifacts with the record in digests/ (per stage: identical or which differ;
+# headline numbers statistically where bytes cannot match). `make record` rewrites the record.
+verify: setup
+	$(BIN)/python -m overopt.verify --config $(CONFIG)
+
+record: setup
+	$(BIN)/python -m overopt.verify --config $(CONFIG) --record
+
+# Publish: the DVC remote as a directory any static web host can serve (read-only, over HTTP).
+# `dvc commit` first records what is in results/ and cache/judge (the judge's paid verdicts; empty
+# for the gold judge) in dvc.lock (commit dvc.lock).
+PUBLISH ?= public/dvc
+publish: setup
+	mkdir -p cache/judge
+	$(BIN)/dvc commit --force
+	$(BIN)/dvc remote add --local --force publish $(abspath $(PUBLISH))
+	$(BIN)/dvc push --remote publish
+	@echo "published to $(PUBLISH): serve that directory, and reviewers run make pull URL=<its URL>"
+
+# Pull: the published artifacts (URL, or the configured remote), their file times restored for
+# Snakemake (`make restore`), then `dvc status` must report nothing changed.
+URL ?=
+pull: setup
+	@[ -n "$(URL)" ] || $(BIN)/dvc remote default > /dev/null 2>&1 || \
+	  { echo "make pull: no DVC remote; give the published one: make pull URL=<its URL>" >&2; exit 2; }
+	$(if $(URL),$(BIN)/dvc remote add --local --force published $(URL))
+	$(BIN)/dvc pull $(if $(URL),--remote published)
+	$(RESTORE)
+	$(BIN)/dvc status --quiet || { $(BIN)/dvc status; exit 1; }
+	@echo "pulled: everything is up to date (make verify compares it with the record)"
 
 clean:
 	rm -rf results logs .snakemake cache

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
-import re
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chat_server import ENV, KEY, MODEL, ChatServer
 from overopt.core.io import read_jsonl
 from overopt.evaluate.judges import JudgeItem, make_judge
 from overopt.evaluate.judges.openai import (
@@ -25,109 +20,6 @@ from overopt.evaluate.judges.openai import (
     is_swapped,
     parse_preferred,
 )
-
-KEY = "sk-test-SECRET-4f9c2a7e1b"
-ENV = "OVEROPT_TEST_JUDGE_KEY"
-MODEL = "judge-test-model"
-HANG_S = 0.6  # a "hang" outlasts the client timeout below
-_PROMPT = re.compile(r"Post:\n(.*?)\n\nSummary A:\n(.*?)\n\nSummary B:\n(.*?)\n\nFIRST", re.DOTALL)
-
-
-class ChatServer:
-    """A chat-completions server on 127.0.0.1 with a scripted judge and injectable faults.
-
-    Policy: prefers the summary containing GOOD (else the longer one); a post containing
-    RAMBLE gets an answer with no ``Preferred:`` line; DOWN always gets HTTP 500; BAD gets 400.
-    ``faults[post]`` lists faults served, in order, before that post is answered normally.
-    """
-
-    def __init__(self, faults: dict[str, list[str]] | None = None) -> None:
-        self.faults = {k: list(v) for k, v in (faults or {}).items()}
-        self.seen: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def answer(self, post: str, a: str, b: str) -> str:
-        if "RAMBLE" in post:
-            return "Both summaries are fine; I cannot decide."
-        if ("GOOD" in a) != ("GOOD" in b):
-            pick = "A" if "GOOD" in a else "B"
-        else:
-            pick = "A" if len(a) >= len(b) else "B"
-        return f"Comparison: Summary {pick} covers the key point.\nPreferred: {pick}"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def _send(self, code: int, body: bytes | dict) -> None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.path != "/v1/chat/completions":
-                    return self._send(404, {"error": {"message": "no such route"}})
-                auth = self.headers.get("Authorization", "")
-                if auth != f"Bearer {KEY}":  # echoes the key, as real APIs do
-                    msg = f"Incorrect API key provided: {auth.removeprefix('Bearer ')}"
-                    return self._send(401, {"error": {"message": msg}})
-                req = json.loads(raw)
-                assert req["model"] == MODEL and req["temperature"] == 0
-                post, a, b = _PROMPT.search(req["messages"][-1]["content"]).groups()
-                with server.lock:
-                    queue = server.faults.get(post, [])
-                    fault = queue.pop(0) if queue else None
-                    fault = "500" if "DOWN" in post else "400" if "BAD" in post else fault
-                    server.seen.append({"post": post, "a": a, "b": b, "fault": fault})
-                if fault in ("429", "500", "400"):
-                    return self._send(int(fault), {"error": {"message": f"fault {fault}"}})
-                if fault == "hang":
-                    time.sleep(HANG_S)
-                    with contextlib.suppress(OSError):  # the client has given up
-                        self._send(200, {"choices": []})
-                    return None
-                if fault == "malformed":
-                    return self._send(200, b'{"choices": [ this is not json')
-                if fault == "nochoices":
-                    return self._send(200, {"id": "x", "object": "chat.completion", "choices": []})
-                content = server.answer(post, a, b)
-                return self._send(
-                    200,
-                    {
-                        "id": f"chatcmpl-{len(server.seen)}",
-                        "object": "chat.completion",
-                        "model": MODEL,
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": content},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": 100,
-                            "completion_tokens": 12,
-                            "total_tokens": 112,
-                        },
-                    },
-                )
-
-        return Handler
 
 
 @pytest.fixture
@@ -381,33 +273,3 @@ def test_reward_model_judge_is_sigmoid_of_score_difference(tmp_path: Path) -> No
     for v, f in zip(verdicts, flipped, strict=True):
         assert math.isclose(v.prob_a + f.prob_a, 1.0, abs_tol=1e-6)
     assert len({round(v.prob_a, 6) for v in verdicts}) == 3  # random weights, distinct scores
-
-
-def test_evaluate_rule_with_the_openai_judge_pays_once_and_leaks_no_key(
-    fresh_copy, server: ChatServer, tmp_path: Path
-) -> None:
-    """The workflow's evaluate job against the local server: verdicts land in the samples, a rerun
-    sends zero requests (persistent cache), and the key is in no file under results/, logs/ or the cache."""
-    import yaml
-
-    from conftest import SMOKE, snakemake
-
-    work = fresh_copy("openai")
-    cfg = yaml.safe_load(SMOKE.read_text())
-    cfg["judge"] = judge_cfg(server.base_url, timeout_s=10)
-    path = tmp_path / "openai.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    target = "results/eval/xs/sft/metrics.json"
-    snakemake(work, "--cores", "1", "-f", target, config=path, env={ENV: KEY})
-    sent = len(server.seen)
-    assert sent == cfg["evaluation"]["n_prompts"]
-    metrics = json.loads((work / target).read_text())
-    assert metrics["judge"].startswith("openai") and metrics["judge_unparseable"] == 0
-    samples = read_jsonl(work / "results/eval/xs/sft/samples.jsonl")
-    assert {s["judge_swapped"] for s in samples} == {True, False}
-    snakemake(work, "--cores", "1", "-f", target, config=path, env={ENV: KEY})
-    assert len(server.seen) == sent  # every judgement came from the cache
-    for root in ("results", "logs", "cache", ".snakemake"):
-        for f in (work / root).rglob("*"):
-            if f.is_file():
-                assert KEY.encode() not in f.read_bytes(), f

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 from overopt.core import deps
 
@@ -51,6 +53,23 @@ def test_dvc_yaml_is_generated_from_the_same_imports() -> None:
     text = (REPO / "dvc.yaml").read_text()
     for module in deps.script_code(SCRIPTS / "fit.py"):  # the report stage runs fit
         assert f"- {module.relative_to(REPO).as_posix()}\n" in text
+
+
+@pytest.mark.parametrize("name", ["smoke", "config", "paper"])
+def test_dvc_stages_depend_on_the_keys_their_rules_read(name: str) -> None:
+    from overopt.core import dvc_stages
+    from overopt.core.config import load
+
+    cfg = load(REPO / "config" / f"{name}.yaml")
+    keys = {s.name: dvc_stages.param_keys(s, cfg) for s in dvc_stages.stages(cfg)}
+    flat = {k for ks in keys.values() for k in ks}
+    for key in flat:  # DVC fails on a listed key the config lacks
+        node = cfg
+        for part in key.split("."):
+            node = node[part]
+    assert "fit" in keys["report"] and not {"fit", "judge"} & {*keys["sft"], *keys["daa"]}
+    assert "judge" in keys["evaluation"] and "evaluation.bootstrap" not in keys["sft"]
+    assert "sft.learning_rate" in keys["sft"] and "daa" in keys["daa"]
 
 
 def test_rule_code_follows_imports_transitively() -> None:

@@ -1,22 +1,34 @@
 """DVC versioning and deterministic rebuilds (smoke study, temporary directories).
 
-- reviewer's path: push the study to a DVC remote, clone, pull, restore, delete a figure, rebuild:
-  the same bytes, and no SFT, DAA or evaluate job in the plan;
-- evaluation and analysis rerun in a copy of the study: the same SHA-256 for every table, sample
-  file, figure and finding (the SLURM test does the same for the upstream half, from scratch).
+- reviewer's path: publish the study as a DVC remote directory, serve it over HTTP, clone, pull,
+  verify, delete a figure, rebuild, verify: the same bytes, no SFT, DAA or evaluate job planned;
+  a config edit then reruns one DVC stage;
+- `dvc repro` for the paper config, dry.
+
+That a run from scratch gives the same bytes is checked against a recorded run, every artifact
+(`digests/smoke.json`, tests/test_smoke_study.py), and on SLURM (tests/test_slurm.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import copy_project, result_digests, snakemake
+from conftest import REPO, copy_project, result_digests, snakemake
+
+VENV = REPO / ".venv"
 
 ENV = {
     **os.environ,
@@ -67,79 +79,118 @@ def planned_rules(workdir: Path, *targets: str) -> dict[str, int]:
     return counts
 
 
+def make(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A Makefile target of the checkout ``cwd``, with this session's virtual environment and the
+    checkout's own package."""
+    env = {**ENV, "PYTHONPATH": str(cwd / "workflow"), "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    # `-o`: the shared environment counts as set up (a checkout's newer files would reinstall the
+    # package from the checkout into it)
+    installed = VENV / ".installed"
+    return run(["make", "--no-print-directory", f"VENV={VENV}", "-o", str(installed), *args], cwd, env=env)
+
+
+@contextlib.contextmanager
+def http_server(directory: Path) -> Iterator[str]:
+    """A static web server for ``directory`` on 127.0.0.1 (what a reviewer's HTTP remote is)."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request log on stderr
+        pass
+
+
+def smoke_project(dst: Path) -> Path:
+    """A git checkout of the project whose `dvc repro` runs the smoke study."""
+    copy_project(dst)
+    make("dvc-yaml", "CONFIG=config/smoke.yaml", cwd=dst)
+    run(["git", "init", "-q"], dst)
+    run(["git", "add", "-A"], dst)
+    run(["git", "commit", "-qm", "project"], dst)
+    return dst
+
+
 @pytest.mark.workflow
-def test_reviewer_path_dvc_pull_restore_rebuild(smoke_dir: Path, tmp_path: Path):
-    origin, clone, store = tmp_path / "origin", tmp_path / "clone", tmp_path / "store"
-    copy_project(origin)
-    (origin / "params.yaml").write_text("config: config/smoke.yaml\ncores: 2\n")
-    run(["git", "init", "-q"], origin)
-    dvc("remote", "modify", "local", "url", str(store), cwd=origin)
-    run(["git", "add", "-A"], origin)
-    run(["git", "commit", "-qm", "project"], origin)
-    # the study, as `dvc repro` leaves it: the smoke run's results recorded in dvc.lock
+def test_reviewer_path_publish_pull_over_http_verify_rebuild(smoke_dir: Path, tmp_path: Path):
+    """README, Reviewers: `make pull URL=...` from a static web server, `make verify`, rebuild a
+    deleted figure, `make verify` again; then `dvc repro` after a config edit reruns one stage."""
+    origin, clone, public = tmp_path / "origin", tmp_path / "clone", tmp_path / "public"
+    smoke_project(origin)
+    # the study, as `dvc repro` leaves it, published as a directory
     shutil.copytree(smoke_dir / "results", origin / "results")
     original = result_digests(origin, RESULTS)
-    dvc("commit", "--force", cwd=origin)
-    dvc("push", cwd=origin)
+    make("publish", f"PUBLISH={public}", cwd=origin)
+    assert (public / "files" / "md5").is_dir()
     run(["git", "add", "-A"], origin)
     run(["git", "commit", "-qm", "results"], origin)
-    assert (origin / "dvc.lock").exists()
+    lock = yaml.safe_load((origin / "dvc.lock").read_text())["stages"]
+    assert "cache/judge" in {o["path"] for o in lock["evaluation"]["outs"]}  # the judge's verdicts
+    assert set(lock["report"]["params"]["config/smoke.yaml"]) >= {"fit", "objectives"}  # params by key
+    assert "fit" not in lock["sft"]["params"]["config/smoke.yaml"]
 
     run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
-    dvc("pull", cwd=clone)
+    with http_server(public) as url:
+        make("pull", f"URL={url}", "CONFIG=config/smoke.yaml", cwd=clone)
     assert result_digests(clone, RESULTS) == original
-    env = {**ENV, "PYTHONPATH": str(clone / "workflow")}
-    run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--configfile",
-            "config/smoke.yaml",
-            "--touch",
-            "--cores",
-            "1",
-            "--quiet",
-        ],
-        clone,
-        env=env,
-    )  # `make restore`
     assert planned_rules(clone) == {}  # everything pulled is up to date
+    verified = make("verify", "CONFIG=config/smoke.yaml", cwd=clone).stdout
+    assert "all identical" in verified, verified
 
     (clone / "results" / "figures" / "figure1.png").unlink()
     plan = planned_rules(clone)
     assert plan.get("figures") == 1
     assert not {"sft", "daa", "evaluate", "ref_logps", "candidates", "preferences"} & set(plan)
-    run(
-        [sys.executable, "-m", "snakemake", "--configfile", "config/smoke.yaml", "--cores", "2"],
-        clone,
+    snakemake(clone, "--cores", "2", project=clone)
+    verified = make("verify", "CONFIG=config/smoke.yaml", cwd=clone).stdout
+    assert "all identical" in verified, verified
+
+    # a fit setting reruns the report stage alone, and in it the fit and what is built from it
+    config = clone / "config" / "smoke.yaml"
+    fit = "\nfit:\n  offset: gain\n  bootstrap: 20\n"
+    assert fit in config.read_text()
+    config.write_text(config.read_text().replace(fit, fit.replace("20", "21")))
+    status = run([sys.executable, "-m", "dvc", "status", "--json"], clone).stdout
+    assert set(json.loads(status)) == {"report"}, status
+    env = {**ENV, "PYTHONPATH": str(clone / "workflow"), "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    repro = run([sys.executable, "-m", "dvc", "repro"], clone, env=env)
+    ran = {line.split("'")[1] for line in repro.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"report"}, repro.stdout
+    assert "rule fit" in repro.stdout + repro.stderr and "rule daa" not in repro.stdout + repro.stderr
+    run([sys.executable, "-m", "dvc", "status", "--quiet"], clone)
+
+
+def test_dvc_repro_plans_the_paper_study(tmp_path: Path):
+    """`dvc repro` for the paper config, checked dry: every listed param key is in the config, and
+    the rules each stage runs to exist for it."""
+    import yaml
+
+    project = tmp_path / "paper"
+    copy_project(project)
+    make("dvc-yaml", "CONFIG=config/paper.yaml", cwd=project)
+    run(["git", "init", "-q"], project)
+    (project / "dvc.lock").unlink()  # the default study's
+    # a dry run checks each stage's params and deps, so the upstream outputs must exist: empty ones
+    for out in ("data", "preferences", "models", "daa", "eval", "tables"):
+        (project / "results" / out).mkdir(parents=True)
+    (project / "results" / "tables" / "evaluations.csv").touch()
+    dry = run([sys.executable, "-m", "dvc", "repro", "--dry"], project).stdout
+    stages = [line.split("'")[1] for line in dry.splitlines() if line.startswith("Running stage")]
+    assert stages == ["data", "sft", "daa", "evaluation", "report"], dry
+    env = {**ENV, "PYTHONPATH": str(project / "workflow")}
+    listed = run(
+        [sys.executable, "-m", "snakemake", "--list-rules", "--configfile", "config/paper.yaml"],
+        project,
         env=env,
     )
-    assert result_digests(clone, RESULTS) == original
-
-    # changing the fit code reruns the fit and what is built from it, nothing upstream
-    fit = clone / "workflow" / "overopt" / "analysis" / "fit.py"
-    fit.write_text(fit.read_text() + "\n# a change\n")
-    plan = planned_rules(clone)
-    assert {"fit", "figures", "findings"} <= set(plan)
-    assert not {"sft", "daa", "evaluate", "collect", "ref_logps"} & set(plan)
-
-
-@pytest.mark.workflow
-def test_a_rerun_of_evaluation_and_analysis_gives_identical_bytes(smoke_dir: Path, fresh_copy):
-    """Evaluation, tables, fits, figures, findings and the toy MDP rerun in a copy: the same bytes.
-
-    The upstream half (data, tokenizer, SFT, candidates, preferences, reference log-probs, DAA) is
-    rerun from scratch and compared byte for byte by the SLURM test (tests/test_slurm.py).
-    """
-    original = result_digests(smoke_dir, RESULTS)
-    work = fresh_copy("rerun")
-    for sub in ("eval", "tables", "figures", "toy_mdp"):
-        shutil.rmtree(work / "results" / sub)
-    for name in ("findings.md", "findings.html"):
-        (work / "results" / name).unlink()
-    snakemake(work, "--cores", "2")
-    again = result_digests(work, RESULTS)
-    assert again.keys() == original.keys()
-    assert any(k.endswith(".safetensors") for k in again) and any(k.endswith(".png") for k in again)
-    assert sorted(k for k in again if again[k] != original[k]) == []
+    rules = set(listed.stdout.split())
+    for name, stage in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].items():
+        until = stage["cmd"].split("--until")[1].split() if "--until" in stage["cmd"] else []
+        assert set(until) <= rules, (name, until, rules)  # "No rule to produce ..." otherwise

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 from safetensors import safe_open
 
 from conftest import SMOKE
 from overopt.core import config as C
+from overopt.core import numerics
 from overopt.core import runs as RN
 from overopt.core import settings as S
 from overopt.core.io import read_jsonl
@@ -74,6 +76,8 @@ def test_sft_model_is_a_pythia_style_safetensors_directory(smoke_dir: Path, size
         and prov["config_hash"] == C.config_hash(settings)
         and "torch" in prov["versions"]
     )
+    if numerics.applies():  # the job ran on the pinned code paths (overopt.core.numerics)
+        assert {k: prov["cpu_paths"][k] for k in numerics.PINNED} == numerics.PINNED
     assert "learning_rate" in settings["sft"] and "daa" not in settings and "evaluation" not in settings
 
 
@@ -156,3 +160,44 @@ def test_samples_keep_what_recomputes_kl_and_win_rate(smoke_dir: Path):
     win = sum(r["judge_prob_win"] for r in rows) / len(rows)
     assert kl == pytest.approx(row["kl"], rel=1e-4, abs=1e-6)
     assert win == pytest.approx(row["win_rate"], rel=1e-4, abs=1e-6)
+
+
+def test_samples_rescore_from_their_token_ids_with_plain_transformers(smoke_dir: Path):
+    """Every sample's log-probs under the policy and the reference, recomputed one prompt at a time
+    with plain transformers from the saved token ids, and its text decoded from them."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    df = pd.read_csv(smoke_dir / "results" / "tables" / "evaluations.csv")
+    row = df[df["objective"] == "dpo"].iloc[-1]
+    size, policy = row["model_size"], row["policy"]
+    results = smoke_dir / "results"
+    ref = AutoModelForCausalLM.from_pretrained(results / "models" / size / "sft").eval()
+    pol = AutoModelForCausalLM.from_pretrained(results / "daa" / size / policy).eval()  # rules/common.smk
+    tok = AutoTokenizer.from_pretrained(results / "models" / size / "sft")
+    prompts = {p["id"]: p["prompt"] for p in read_jsonl(results / "data" / "eval.jsonl")}
+    temperature = CFG["evaluation"]["temperature"]
+    samples = read_jsonl(results / "eval" / size / policy / "samples.jsonl")
+    for s in samples:
+        prompt = tok([prompts[s["prompt_id"]]], return_tensors="pt")["input_ids"]
+        ids = torch.cat([prompt, torch.tensor([s["token_ids"]])], dim=1)
+        start = prompt.shape[1]
+        target = ids[0, start:]
+        with torch.no_grad():
+            logits_pol, logits_ref = (m(input_ids=ids).logits[0, start - 1 : -1] for m in (pol, ref))
+        lp_pol = torch.log_softmax(logits_pol / temperature, -1).gather(-1, target[:, None]).sum()
+        lp_ref = torch.log_softmax(logits_ref, -1).gather(-1, target[:, None]).sum()
+        assert float(lp_pol) == pytest.approx(s["logp_policy"], abs=2e-3)
+        assert float(lp_ref) == pytest.approx(s["logp_ref"], abs=2e-3)
+        body = s["token_ids"][:-1] if s["finished"] else s["token_ids"]
+        assert tok.decode(body, skip_special_tokens=True).strip() == s["completion"].strip()
+        assert len(s["token_ids"]) == s["n_tokens"]
+
+
+def test_the_smoke_study_has_the_recorded_bytes(smoke_dir: Path, capsys):
+    """Every artifact identical to `digests/smoke.json`, recorded on another machine (`make verify`):
+    a change of code paths, packages or code that changes any result fails here, by stage."""
+    from overopt import verify
+
+    status = verify.verify(smoke_dir, SMOKE)
+    out = capsys.readouterr().out
+    assert status == 0 and "all identical" in out, out

@@ -12,4 +12,9 @@ its own stage or an earlier one (``python -m overopt.core.deps`` checks it):
 - ``analysis``: scaling-law fits, figures, findings
 """
 
+from overopt.core.numerics import pin as _pin_cpu_paths
+
 __version__ = "0.1.0"
+
+# Before any numerical library loads: the same floating-point code paths on every x86-64 machine.
+_pin_cpu_paths()

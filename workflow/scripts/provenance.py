@@ -1,9 +1,10 @@
 """Snakemake entry: rule provenance (every artifact's manifest in one table, for the report)."""
 
 from overopt.core import smk
-from overopt.core.provenance import collect_manifests
+from overopt.core.provenance import collect_manifests, manifest_path
 
 with smk.job(snakemake):
-    df = collect_manifests("results")
+    # not the table's own manifest from a previous run (it is written after the table)
+    df = collect_manifests("results", exclude=manifest_path(snakemake.output[0]))
     df.to_csv(snakemake.output[0], index=False)
     print(f"{len(df)} manifests")

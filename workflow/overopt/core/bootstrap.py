@@ -31,7 +31,7 @@ def interval(values: np.ndarray, ci: float) -> tuple[float, float]:
         return math.nan, math.nan
     big = np.finfo(np.float64).max
     q = np.quantile(np.clip(v, -big, big), [(1 - ci) / 2, (1 + ci) / 2])
-    q = np.where(np.abs(q) >= big, np.sign(q) * np.inf, q)
+    q = np.where(np.abs(q) >= big, np.copysign(np.inf, q), q)  # not sign * inf: nan at 0, and a warning
     return float(q[0]), float(q[1])
 
 

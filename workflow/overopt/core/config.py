@@ -104,6 +104,13 @@ def check(cfg: dict[str, Any]) -> None:
                 f"config key 'models.{size}.hub_id': {hub_id!r} is neither a Hub id (owner/name) nor a "
                 "local model directory"
             )
+    for split, spec in cfg["task"].get("hub", {}).items():
+        data_id = spec.get("id")
+        if data_id and not (HUB_ID.match(data_id) or Path(data_id).is_dir()):
+            raise ConfigError(
+                f"config key 'task.hub.{split}.id': {data_id!r} is neither a Hub dataset id (owner/name) "
+                "nor a local dataset directory"
+            )
     if cfg["judge"]["type"] == "gold" and not synthetic:
         raise ConfigError("config key 'judge.type': the gold judge exists only for task.type 'synthetic'")
     if synthetic and "pairs_per_post" not in cfg.get("preferences", {}):

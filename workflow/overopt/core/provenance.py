@@ -11,6 +11,7 @@ from typing import Any
 
 from overopt.core.config import config_hash
 from overopt.core.io import write_json
+from overopt.core.numerics import describe as cpu_paths
 
 PACKAGES = (
     "torch",
@@ -82,6 +83,7 @@ def manifest(
         "threads": threads,
         "git_commit": git_commit(),
         "versions": versions(),
+        "cpu_paths": cpu_paths(),
         **({"extra": extra} if extra else {}),
     }
 
@@ -105,14 +107,17 @@ def write_manifest(
     return path
 
 
-def collect_manifests(root: str | os.PathLike) -> Any:
-    """Every manifest under ``root`` as one table (artifact, rule, config hash, seed, commit, versions)."""
+def collect_manifests(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> Any:
+    """Every manifest under ``root`` but ``exclude`` as one table (artifact, rule, config hash, seed,
+    commit, versions)."""
     import json
 
     import pandas as pd
 
     rows = []
     for path in sorted(Path(root).rglob("*provenance.json")):
+        if exclude is not None and path.resolve() == Path(exclude).resolve():
+            continue
         m = json.loads(path.read_text(encoding="utf-8"))
         artifact = (
             path.parent

@@ -8,8 +8,9 @@ at a pinned revision or in a local file or directory in that dataset's own colum
     {"path": "data/comparisons-train.jsonl", "split": "train", "format": "comparisons"}
 
 Keys: ``format`` (a key of ``FORMATS``), either ``id`` + ``revision`` (with optional
-``name``, ``data_dir``, ``data_files``, passed to ``datasets.load_dataset``) or ``path``
-(a .parquet/.jsonl/.json file, or a directory of them holding one split), ``split``
+``name``, ``data_dir``, ``data_files``, passed to ``datasets.load_dataset``; ``id`` may also be
+a local directory laid out like the Hub repository, read by ``datasets`` without the revision)
+or ``path`` (a .parquet/.jsonl/.json file, or a directory of them holding one split), ``split``
 (default "train"; also used in generated ids) and ``limit`` (keep the first N usable rows).
 
 Rows come back in the synthetic task's schema: SFT rows ``{"id", "prompt", "reference"}``

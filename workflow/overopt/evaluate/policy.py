@@ -1,7 +1,8 @@
 """The evaluate rule: sample a policy on held-out posts, score KL both ways, judge against references.
 
-Per sample: completion, token count, summed log-prob under the policy and the reference (SFT),
-the exact per-token KL summed along the sample, and the judge's verdict. Per policy: win rate
+Per sample: completion, the sampled token ids (eos included: decoding drops special tokens, so
+the text alone cannot be rescored), token count, summed log-prob under the policy and the
+reference (SFT), the exact per-token KL summed along the sample, and the judge's verdict. Per policy: win rate
 with a bootstrap CI over prompts, both KL estimates, mean length, gold reward (synthetic task),
 the R^2 of log pi/ref on length, and the implicit-reward accuracy on held-out pairs.
 ``sqrt_kl`` is built from ``kl_exact``: the per-token estimator has the exact KL as its
@@ -72,6 +73,7 @@ def evaluate_policy(
         row = {
             "prompt_id": p["id"],
             "completion": s.completion,
+            "token_ids": list(s.token_ids),
             "n_tokens": s.n_tokens,
             "finished": s.finished,
             "logp_policy": s.logp_policy,

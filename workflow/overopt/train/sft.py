@@ -67,7 +67,9 @@ def train_sft(
     scratch_dir: str,
 ) -> dict[str, Any]:
     """Train on ``rows`` ({prompt, reference}) and save an HF model directory with its tokenizer."""
-    tokenizer = load_tokenizer(tokenizer_path, model_cfg.get("tokenizer_revision"))
+    # A Hub model's own tokenizer at the model's pinned revision (not the repository's main branch)
+    revision = model_cfg.get("tokenizer_revision", model_cfg.get("revision"))
+    tokenizer = load_tokenizer(tokenizer_path, revision)
     fit_fused_head_to_vocab(len(tokenizer))
     model = initial_model(model_cfg, tokenizer, seed)
     data = tokenize_sft(rows, tokenizer, int(opts.get("max_length", 128)))

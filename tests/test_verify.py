@@ -1,0 +1,97 @@
+"""`make verify` (overopt.verify) on a small study tree: identical, changed bytes by stage, and the
+statistical comparison where bytes cannot match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from overopt import verify
+from overopt.core import numerics
+
+FINDINGS = """# Findings
+| finding | claim | verdict | in numbers |
+|---|---|---|---|
+| 1 | Every objective shows a hump. | **partly** | 1/2 |
+| fit | The RL form fits better. | **reproduced** | 2/2 |
+"""
+
+
+def study(root: Path, win: float = 0.6) -> Path:
+    """A tree shaped like a study's results: a model, samples, the evaluations table, findings."""
+    (root / "results" / "models" / "s" / "sft").mkdir(parents=True)
+    (root / "results" / "models" / "s" / "sft" / "model.safetensors").write_bytes(b"weights")
+    (root / "results" / "models" / "s" / "sft" / "provenance.json").write_text(
+        '{"rule": "sft", "git_commit": "abc", "seed": 1}'
+    )
+    (root / "results" / ".state").mkdir()
+    (root / "results" / ".state" / "x").write_text("resume state, not a result")
+    (root / "results" / "tables").mkdir()
+    pd.DataFrame(
+        [
+            {
+                "model_size": "s",
+                "policy": "sft",
+                "win_rate": 0.5,
+                "win_rate_low": 0.45,
+                "win_rate_high": 0.55,
+                "kl_exact": 0.0,
+            },
+            {
+                "model_size": "s",
+                "policy": "dpo/beta-1/step-1",
+                "win_rate": win,
+                "win_rate_low": win - 0.05,
+                "win_rate_high": win + 0.05,
+                "kl_exact": 1.0,
+            },
+        ]
+    ).to_csv(root / "results" / "tables" / "evaluations.csv", index=False)
+    (root / "results" / "findings.md").write_text(FINDINGS)
+    return root
+
+
+def test_identical_study_and_manifests_without_their_commit(tmp_path: Path, capsys) -> None:
+    records = tmp_path / "records"
+    verify.record(study(tmp_path / "a"), "config/toy.yaml", records)
+    b = study(tmp_path / "b")
+    manifest = b / "results" / "models" / "s" / "sft" / "provenance.json"
+    manifest.write_text(manifest.read_text().replace("abc", "def"))  # another commit: same result
+    assert verify.verify(b, "config/toy.yaml", records) == 0
+    out = capsys.readouterr().out
+    assert "sft             2 of    2 identical" in out and "all identical" in out
+    assert ".state" not in (records / "toy.json").read_text()
+
+
+def test_a_changed_artifact_is_named_under_its_stage(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv(numerics.OPT_OUT, raising=False)
+    records = tmp_path / "records"
+    verify.record(study(tmp_path / "a"), "config/toy.yaml", records)
+    b = study(tmp_path / "b")
+    (b / "results" / "models" / "s" / "sft" / "model.safetensors").write_bytes(b"other weights")
+    assert verify.verify(b, "config/toy.yaml", records) == 1
+    out = capsys.readouterr().out
+    assert "sft             1 of    2 identical" in out
+    assert "differ   results/models/s/sft/model.safetensors" in out
+    assert "bytes should match on this machine" in out
+
+
+@pytest.mark.parametrize(("win", "status", "word"), [(0.62, 0, "agrees"), (0.9, 1, "DIFFERS")])
+def test_where_bytes_cannot_match_the_headline_numbers_are_compared(
+    tmp_path: Path, capsys, monkeypatch, win: float, status: int, word: str
+) -> None:
+    monkeypatch.setenv(numerics.OPT_OUT, "native")
+    records = tmp_path / "records"
+    verify.record(study(tmp_path / "a"), "config/toy.yaml", records)
+    assert verify.verify(study(tmp_path / "b", win=win), "config/toy.yaml", records) == status
+    out = capsys.readouterr().out
+    assert "bytes cannot match here" in out and "OVEROPT_CPU_PATHS=native" in out
+    assert f"s/dpo/beta-1/step-1: win rate {win:.3f} vs recorded 0.600" in out and word in out
+    assert "verdict fit: reproduced (recorded: reproduced)" in out
+
+
+def test_no_record_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert verify.verify(study(tmp_path / "a"), "config/none.yaml", tmp_path) == 1
+    assert "make record CONFIG=config/none.yaml" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Pinned floating-point code paths: the same bytes on any x86-64 machine with AVX2.
+
+The numerical libraries pick their kernels by the CPU's instruction set, and small differences
+grow through training (docs/platform.md). Every job therefore runs the AVX2 paths, which every
+x86-64 CPU since 2013 (Intel Haswell, AMD Zen) has. The variables must be in the environment
+before the library reads them (at import or first use): ``pin()`` runs when ``overopt`` is
+imported and when the Snakefile is parsed, so jobs inherit them.
+
+Opt out with ``OVEROPT_CPU_PATHS=native`` (faster on AVX-512 machines; bytes then differ from
+the recorded ones, and ``make verify`` falls back to a statistical comparison).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import MutableMapping
+
+OPT_OUT = "OVEROPT_CPU_PATHS"
+
+# One variable per library that dispatches on the CPU.
+PINNED: dict[str, str] = {
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's ATen kernels (default: the widest the CPU has)
+    "MKL_CBWR": "AVX2",  # MKL's conditional numerical reproducibility (torch's BLAS)
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (torch's mkldnn ops)
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 dispatch
+    "OPENBLAS_CORETYPE": "Haswell",  # the OpenBLAS inside numpy and scipy (LAPACK, BLAS)
+}
+
+# What an AVX2-only machine would look like to the same libraries, on an AVX-512 one: the pins
+# above plus what they leave to detection (MKL's and glibc's own dispatch). Used to prove that
+# the pins make the machine kind irrelevant (tests/test_numerics.py, benchmarks/cpu_paths.py).
+AVX2_MACHINE: dict[str, str] = {
+    **PINNED,
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512CD,-AVX512BW,-AVX512DQ,-AVX512VL,"
+    "-AVX512_VNNI,-AVX512_BF16,-AVX512_FP16,-AMX_BF16,-AMX_INT8,-AMX_TILE",
+}
+
+
+def applies(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Whether the pins apply here: an x86-64 machine, not opted out."""
+    environ = os.environ if environ is None else environ
+    native = environ.get(OPT_OUT, "pinned").lower() == "native"
+    return not native and platform.machine().lower() in {"x86_64", "amd64"}
+
+
+def pin(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Set the pinned variables (overriding inherited values); returns what was set."""
+    environ = os.environ if environ is None else environ
+    if not applies(environ):
+        return {}
+    environ.update(PINNED)
+    return dict(PINNED)
+
+
+def describe(environ: MutableMapping[str, str] | None = None) -> dict[str, str | None]:
+    """The pinned variables' values in effect (None where unset), for provenance."""
+    environ = os.environ if environ is None else environ
+    return {key: environ.get(key) for key in [OPT_OUT, *PINNED]}
