@@ -9,7 +9,7 @@ CONFIG ?= config/config.yaml
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull
+.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study
 
 setup: $(VENV)/.installed
 
@@ -80,6 +80,11 @@ pull: setup
 	$(RESTORE)
 	$(BIN)/dvc status --quiet || { $(BIN)/dvc status; exit 1; }
 	@echo "pulled: everything is up to date (make verify compares it with the record)"
+
+# The whole study's cost from an empty results/ in a temporary directory (benchmarks/study.py):
+# wall, jobs, CPU by rule, the share outside the jobs' own work, peak RSS.
+benchmark-study: setup
+	$(BIN)/python benchmarks/study.py --config $(CONFIG) --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES)) --json benchmarks/study-$(basename $(notdir $(CONFIG))).json
 
 clean:
 	rm -rf results logs .snakemake cache
