@@ -9,7 +9,6 @@ Tiers (markers, ``pytest -m unit`` and so on):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -31,17 +30,16 @@ SMOKE = REPO / "config" / "smoke.yaml"
 def result_digests(root: Path, suffixes: set[str] | None = None) -> dict[str, str]:
     """SHA-256 of every result file under ``root/results`` (only those with ``suffixes``, if given).
 
-    Left out: the resume state, scratch and Snakemake markers, and the provenance manifests and
-    their table, which record the code's git commit and so differ between commits by design.
+    The artifacts ``make verify`` compares (``overopt.verify.artifact_digests``: no resume state,
+    scratch or Snakemake markers), less the provenance manifests and their table, which record the
+    code's git commit and so differ between commits by design.
     """
+    from overopt.verify import artifact_digests
+
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((root / "results").rglob("*"))
-        if p.is_file()
-        and not {".state", ".scratch"} & set(p.relative_to(root).parts)
-        and p.name != ".snakemake_timestamp"
-        and "provenance" not in p.name
-        and (suffixes is None or p.suffix in suffixes)
+        path: digest
+        for path, digest in artifact_digests(root).items()
+        if "provenance" not in Path(path).name and (suffixes is None or Path(path).suffix in suffixes)
     }
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, copy_project, result_digests, snakemake
+from conftest import REPO, copy_project, plan, result_digests, snakemake
 
 VENV = REPO / ".venv"
 
@@ -46,37 +46,8 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None) -> subprocess.Comple
     return proc
 
 
-def dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *args], cwd)
-
-
 # Every table, checkpoint (safetensors), sample file and figure (and the findings) under results/.
 RESULTS = {".csv", ".safetensors", ".jsonl", ".png", ".pdf", ".md", ".html"}
-
-
-def planned_rules(workdir: Path, *targets: str) -> dict[str, int]:
-    """Job counts by rule of Snakemake's plan (dry run) in a checkout."""
-    proc = run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--quiet",
-            "rules",
-            "--configfile",
-            "config/smoke.yaml",
-            *targets,
-        ],
-        workdir,
-        env={**ENV, "PYTHONPATH": str(workdir / "workflow")},
-    )
-    counts = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def make(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -140,14 +111,16 @@ def test_reviewer_path_publish_pull_over_http_verify_rebuild(smoke_dir: Path, tm
     with http_server(public) as url:
         make("pull", f"URL={url}", "CONFIG=config/smoke.yaml", cwd=clone)
     assert result_digests(clone, RESULTS) == original
-    assert planned_rules(clone) == {}  # everything pulled is up to date
+    assert (
+        plan(clone, config=clone / "config" / "smoke.yaml", project=clone) == {}
+    )  # everything pulled is up to date
     verified = make("verify", "CONFIG=config/smoke.yaml", cwd=clone).stdout
     assert "all identical" in verified, verified
 
     (clone / "results" / "figures" / "figure1.png").unlink()
-    plan = planned_rules(clone)
-    assert plan.get("figures") == 1
-    assert not {"sft", "daa", "evaluate", "ref_logps", "candidates", "preferences"} & set(plan)
+    planned = plan(clone, config=clone / "config" / "smoke.yaml", project=clone)
+    assert planned.get("figures") == 1
+    assert not {"sft", "daa", "evaluate", "ref_logps", "candidates", "preferences"} & set(planned)
     snakemake(clone, "--cores", "2", project=clone)
     verified = make("verify", "CONFIG=config/smoke.yaml", cwd=clone).stdout
     assert "all identical" in verified, verified

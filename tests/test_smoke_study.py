@@ -194,7 +194,7 @@ def test_samples_rescore_from_their_token_ids_with_plain_transformers(smoke_dir:
 
 
 def test_the_smoke_study_has_the_recorded_bytes(smoke_dir: Path, capsys):
-    """Every artifact identical to `digests/smoke.json`, recorded on another machine (`make verify`):
+    """Every artifact identical to `digests/smoke.json`, recorded from another run (`make verify`):
     a change of code paths, packages or code that changes any result fails here, by stage."""
     from overopt import verify
 
