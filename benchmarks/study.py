@@ -4,8 +4,9 @@ work, peak RSS.
 Runs a config from an empty ``results/`` in a fresh working directory and measures the process
 tree (Snakemake and every job it waits for). Then it reads the run's logs: each job's own work is
 the time between its "start" and "finished" lines (``overopt.core.smk.job``), and each job's CPU
-comes from its Snakemake ``benchmark:`` file where the rule has one. What the tree used beyond the
-jobs' own work is start-up (imports), Snakemake's own process and I/O around the work.
+(imports included) and peak RSS come from the same last line. What the tree used beyond the jobs'
+own work is start-up (imports), Snakemake's own process and I/O around the work; the tree's CPU
+less the jobs' process CPU is Snakemake's own.
 
 Usage:
   python benchmarks/study.py [--config config/config.yaml] [--cores 2] [--workdir DIR] [--json OUT]
@@ -15,7 +16,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -29,7 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 START = re.compile(r"^\[(\w+)\] start:")
-FINISHED = re.compile(r"^\[(\w+)\] finished in ([0-9.]+) s")
+FINISHED = re.compile(
+    r"^\[(\w+)\] finished in ([0-9.]+) s(?: \(process: cpu ([0-9.]+) s, max RSS ([0-9.]+) MiB\))?"
+)
 
 
 def run_study(config: Path, cores: int, workdir: Path) -> dict[str, float]:
@@ -51,21 +53,19 @@ def run_study(config: Path, cores: int, workdir: Path) -> dict[str, float]:
 
 
 def read_logs(logs: Path) -> dict[str, dict[str, float]]:
-    """Per rule: jobs, their own work (s) and, where benchmarked, their process CPU (s) and max RSS."""
+    """Per rule: jobs, their own work (s), their processes' CPU (s) and the largest peak RSS (MiB)."""
     rules: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for path in sorted(logs.rglob("*.log")):
         text = path.read_text(errors="replace").splitlines()
         rule = next((m[1] for line in text if (m := START.match(line))), None)
-        done = [float(m[2]) for line in text if (m := FINISHED.match(line))]
+        done = [m for line in text if (m := FINISHED.match(line))]
         if rule and done:
-            rules[rule]["jobs"] += 1
-            rules[rule]["work_s"] += done[-1]
-    for path in sorted((logs / "benchmarks").rglob("*.tsv")):
-        rule = path.relative_to(logs / "benchmarks").parts[0].removesuffix(".tsv")
-        with path.open() as fh:
-            row = next(csv.DictReader(fh, delimiter="\t"))
-        rules[rule]["cpu_s"] += float(row["cpu_time"])
-        rules[rule]["max_rss_mib"] = max(rules[rule]["max_rss_mib"], float(row["max_rss"]))
+            r = rules[rule]
+            r["jobs"] += 1
+            r["work_s"] += float(done[-1][2])
+            if done[-1][3]:
+                r["cpu_s"] += float(done[-1][3])
+                r["max_rss_mib"] = max(r["max_rss_mib"], float(done[-1][4]))
     return {rule: dict(v) for rule, v in sorted(rules.items())}
 
 
@@ -79,12 +79,17 @@ def report(rules: dict[str, dict[str, float]], tree: dict[str, float] | None) ->
             f"{rule:14s} {int(r.get('jobs', 0)):5d} {r.get('work_s', 0):9.1f} "
             f"{r.get('cpu_s', float('nan')):10.1f} {r.get('max_rss_mib', float('nan')):12.0f}"
         )
-    out = {"jobs": jobs, "work_s": work, "rules": rules}
+    job_cpu = sum(r.get("cpu_s", 0.0) for r in rules.values())
+    out = {"jobs": jobs, "work_s": work, "job_cpu_s": job_cpu, "rules": rules}
     if tree:
-        out |= tree | {"outside_share": 1 - work / tree["tree_cpu_s"]}
+        out |= tree | {
+            "outside_share": 1 - work / tree["tree_cpu_s"],
+            "snakemake_cpu_s": tree["tree_cpu_s"] - job_cpu,
+        }
         print(
             f"{jobs} jobs, wall {tree['wall_s']:.0f} s, tree CPU {tree['tree_cpu_s']:.0f} s, jobs' own "
-            f"work {work:.0f} s: {out['outside_share']:.0%} of the CPU outside it; "
+            f"work {work:.0f} s: {out['outside_share']:.0%} of the CPU outside it; jobs' processes "
+            f"{job_cpu:.0f} s, Snakemake's own process ~{out['snakemake_cpu_s']:.0f} s; "
             f"peak RSS {tree['peak_rss_mib']:.0f} MiB"
         )
     return out

@@ -6,6 +6,7 @@ from overopt.analysis import figures as F
 from overopt.checks import check_config
 from overopt.core import config as C
 from overopt.core import deps
+from overopt.core import dvc_stages as DVC
 from overopt.core import objectives as O
 from overopt.evaluate import judges as J
 from overopt.core import resources as R
@@ -30,6 +31,10 @@ CKPTS = RN.checkpoint_names(config, SIZES[0])  # the same for every size (C.chec
 
 TEMPERATURES = [C.fmt_beta(t) for t in config["evaluation"].get("temperatures", [])]
 POLICIES = RN.policies(config)  # (size, policy) for every evaluated policy
+SFT_GROUP = RN.group_policies(
+    config, SIZES[0], "sft"
+)  # each size's SFT and temperature policies
+JUDGE_CACHE = DVC.JUDGE_CACHE  # paid judge verdicts (API judges), versioned by DVC
 FIGURES = F.FIGURES.names()  # every registered figure (overopt.analysis.figures)
 CAPTIONS = Path(
     ".snakemake/captions"
@@ -47,11 +52,21 @@ localrules:
     toy_mdp,
 
 
+# Judging runs where Snakemake runs when the judge is a formula or an API (compute nodes may
+# have no outbound network); a judge that loads a model runs as a cluster job.
+if J.runs_locally(config["judge"]):
+
+    localrules:
+        judge,
+        judge_sft,
+
+
 wildcard_constraints:
     size="|".join(SIZES),
     objective="|".join(OBJECTIVES),
     beta=r"[0-9][0-9.e+-]*",
     policy=r"sft|temperature/T-[0-9.e+-]+|[a-z][a-z0-9_]*/beta-[0-9.e+-]+/step-\d+_ep-[0-9.]+",
+    group=r"sft|[a-z][a-z0-9_]*/beta-[0-9.e+-]+",
 
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
@@ -59,12 +74,13 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 def check_secrets(planned_rules):
     """Stop before any job when a planned job needs a secret whose environment variable is unset."""
-    missing = J.missing_secrets(config["judge"]) if "evaluate" in planned_rules else []
+    judging = {"judge", "judge_sft"} & set(planned_rules)
+    missing = J.missing_secrets(config["judge"]) if judging else []
     if missing:
         sys.exit(
             f"Configuration error:\nconfig key 'judge': judge type {config['judge']['type']!r} reads its "
             f"secret from the environment variable {', '.join(missing)}, which is not set; the planned "
-            "evaluate jobs need it. Set it, or run targets that need no judging."
+            "judge jobs need it. Set it, or run targets that need no judging."
         )
 
 
@@ -140,16 +156,35 @@ def quality_gate(wildcards):
     return f"results/models/{wildcards.size}/sft_quality.json" if SYNTHETIC else []
 
 
-def policy_dir(wildcards):
-    """The model directory a policy samples from (temperature policies sample the SFT model)."""
-    if wildcards.policy == "sft" or wildcards.policy.startswith("temperature/"):
-        return f"results/models/{wildcards.size}/sft"
-    return f"results/daa/{wildcards.size}/{wildcards.policy}"
+def group_models(wildcards):
+    """The checkpoints of a run's evaluation group (the SFT group samples the reference model)."""
+    if wildcards.group == "sft":
+        return []
+    return [f"results/daa/{wildcards.size}/{wildcards.group}/{c}" for c in CKPTS]
 
 
-def policy_info(size, policy):
-    """What identifies a policy in the evaluations table."""
-    return RN.policy_info(config, size, policy)
+def group_infos(size, group):
+    """What identifies each policy of an evaluation group in the evaluations table."""
+    return [
+        RN.policy_info(config, size, p) for p in RN.group_policies(config, size, group)
+    ]
+
+
+def group_specs(size, group):
+    """Per policy of a group: its name, model directory, beta and sampling temperature."""
+    return [
+        {
+            "policy": info["policy"],
+            "model_dir": (
+                f"results/models/{size}/sft"
+                if group == "sft"
+                else f"results/daa/{size}/{info['policy']}"
+            ),
+            "beta": info["beta"],
+            "temperature": info["temperature"],
+        }
+        for info in group_infos(size, group)
+    ]
 
 
 def all_targets():

@@ -6,8 +6,6 @@ rule ref_logps:
         "results/ref_logps/{size}.jsonl",
     log:
         "logs/ref_logps/{size}.log",
-    benchmark:
-        "logs/benchmarks/ref_logps/{size}.tsv"
     conda:
         "../envs/train.yaml"
     threads: THREADS
@@ -34,8 +32,6 @@ rule daa:
         history="results/daa/{size}/{objective}/beta-{beta}/history.csv",
     log:
         "logs/daa/{size}/{objective}/beta-{beta}.log",
-    benchmark:
-        "logs/benchmarks/daa/{size}/{objective}/beta-{beta}.tsv"
     conda:
         "../envs/train.yaml"
     threads: THREADS

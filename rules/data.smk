@@ -8,8 +8,6 @@ if SYNTHETIC:
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
         log:
             "logs/prepare_data.log",
-        benchmark:
-            "logs/benchmarks/prepare_data.tsv"
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -28,8 +26,6 @@ if SYNTHETIC:
             directory("results/tokenizer"),
         log:
             "logs/tokenizer.log",
-        benchmark:
-            "logs/benchmarks/tokenizer.tsv"
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -50,8 +46,6 @@ if SYNTHETIC:
             f"{PREF}/candidates.jsonl",
         log:
             "logs/candidates.log",
-        benchmark:
-            "logs/benchmarks/candidates.tsv"
         conda:
             "../envs/train.yaml"
         threads: THREADS
@@ -79,8 +73,6 @@ if SYNTHETIC:
             ),
         log:
             "logs/preferences.log",
-        benchmark:
-            "logs/benchmarks/preferences.tsv"
         conda:
             "../envs/data.yaml"
         threads: 1
@@ -102,8 +94,6 @@ else:
             heldout_preferences=f"{PREF}/heldout_preferences.jsonl",
         log:
             "logs/prepare_data.log",
-        benchmark:
-            "logs/benchmarks/prepare_data.tsv"
         conda:
             "../envs/data.yaml"
         threads: 4

@@ -1,28 +1,58 @@
-rule evaluate:
+rule sample:
     input:
-        policy=policy_dir,
+        policies=group_models,
         ref="results/models/{size}/sft",
         eval=f"{DATA}/eval.jsonl",
         heldout=f"{PREF}/heldout_preferences.jsonl",
     output:
-        samples="results/eval/{size}/{policy}/samples.jsonl",
-        metrics="results/eval/{size}/{policy}/metrics.json",
+        "results/eval/{size}/{group}/sampled.jsonl",
     log:
-        "logs/evaluate/{size}/{policy}.log",
-    benchmark:
-        "logs/benchmarks/evaluate/{size}/{policy}.tsv"
+        "logs/sample/{size}/{group}.log",
     conda:
         "../envs/train.yaml"
     threads: 1
     resources:
-        **resources_of("evaluate"),
+        **resources_of("sample"),
     params:
-        settings=settings_of("evaluate"),
-        code=code_of("evaluate", judge=True),
-        info=lambda wc: policy_info(wc.size, wc.policy),
-        cache_dir="cache/judge",
+        settings=settings_of("sample"),
+        code=code_of("sample"),
+        policies=lambda wc: group_specs(wc.size, wc.group),
     script:
-        "../workflow/scripts/evaluate.py"
+        "../workflow/scripts/sample.py"
+
+
+rule judge:
+    input:
+        samples="results/eval/{size}/{group}/sampled.jsonl",
+        eval=f"{DATA}/eval.jsonl",
+    output:
+        samples=[f"results/eval/{{size}}/{{group}}/{c}/samples.jsonl" for c in CKPTS],
+        metrics=[f"results/eval/{{size}}/{{group}}/{c}/metrics.json" for c in CKPTS],
+    log:
+        "logs/judge/{size}/{group}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **resources_of("judge"),
+    params:
+        settings=settings_of("judge"),
+        code=code_of("judge", judge=True),
+        infos=lambda wc: group_infos(wc.size, wc.get("group", "sft")),
+        cache_dir=JUDGE_CACHE,
+    script:
+        "../workflow/scripts/judge.py"
+
+
+use rule judge as judge_sft with:
+    input:
+        samples="results/eval/{size}/sft/sampled.jsonl",
+        eval=f"{DATA}/eval.jsonl",
+    output:
+        samples=[f"results/eval/{{size}}/{p}/samples.jsonl" for p in SFT_GROUP],
+        metrics=[f"results/eval/{{size}}/{p}/metrics.json" for p in SFT_GROUP],
+    log:
+        "logs/judge/{size}/sft.log",
 
 
 rule collect:

@@ -7,8 +7,6 @@ rule sft:
         history="results/models/{size}/sft_history.csv",
     log:
         "logs/sft/{size}.log",
-    benchmark:
-        "logs/benchmarks/sft/{size}.tsv"
     conda:
         "../envs/train.yaml"
     threads: THREADS

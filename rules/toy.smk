@@ -10,8 +10,6 @@ rule toy_mdp:
         findings="results/toy_mdp/findings.json",
     log:
         "logs/toy_mdp.log",
-    benchmark:
-        "logs/benchmarks/toy_mdp.tsv"
     conda:
         "../envs/data.yaml"
     threads: 1

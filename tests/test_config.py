@@ -110,7 +110,7 @@ def test_bad_config_stops_snakemake_before_any_job(case, tmp_path):
 @pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml", "paper.yaml"])
 def test_every_config_builds_its_dag_offline(name, tmp_path):
     proc = snakemake(tmp_path, "-n", "--quiet", "rules", config=REPO / "config" / name)
-    assert "daa" in proc.stdout and "evaluate" in proc.stdout
+    assert "daa" in proc.stdout and "sample" in proc.stdout and "judge" in proc.stdout
     assert not (tmp_path / "results").exists()
 
 
@@ -124,7 +124,9 @@ def test_paper_dag_has_the_full_grid(tmp_path):
     }
     assert counts["daa"] == 3 * 3 * 7
     assert counts["ref_logps"] == 3
-    assert counts["evaluate"] == 3 * 3 * 7 * 5 + 3
+    assert counts["sample"] == 3 * 3 * 7 + 3  # one job per run (its 5 checkpoints) and per SFT model
+    assert counts["judge"] == 3 * 3 * 7 and counts["judge_sft"] == 3
+    assert len(RN.policies(C.load(REPO / "config" / "paper.yaml"))) == 3 * 3 * 7 * 5 + 3  # every one judged
     assert counts["sft"] == 3
 
 

@@ -19,6 +19,7 @@ from overopt.core import deps
 from overopt.core import settings as S
 
 DOWNSTREAM = {"collect": 1, "fit": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
+JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)
 
 
 def edited(work: Path, change) -> Path:
@@ -33,13 +34,18 @@ EDITS = {
     # a DAA setting: every DAA run and its checkpoints' evaluations, nothing upstream, SFT's evaluations kept
     "daa.learning_rate": (
         lambda c: c["daa"].update(learning_rate=2.0e-3),
-        {"daa": 7, "evaluate": 14, **DOWNSTREAM},
+        {"daa": 7, "sample": 7, "judge": 7, **DOWNSTREAM},
     ),
-    # an evaluation setting: every evaluation, no retraining (the SFT quality gate, which the
+    # a sampling setting: every evaluation, no retraining (the SFT quality gate, which the
     # sweep waits for, samples with its own settings: sft.quality_gate)
     "evaluation.max_new_tokens": (
         lambda c: c["evaluation"].update(max_new_tokens=12),
-        {"evaluate": 16, **DOWNSTREAM},
+        {"sample": 9, **JUDGING, **DOWNSTREAM},
+    ),
+    # a judge setting: judging only, no sampling
+    "judge.tau": (
+        lambda c: c["judge"].update(tau=0.5),
+        {**JUDGING, **DOWNSTREAM},
     ),
     # a fit setting: the fits and what is built from them
     "fit.bootstrap": (
@@ -68,14 +74,14 @@ def test_a_moved_study_plans_nothing(fresh_copy) -> None:
     assert plan(fresh_copy("moved")) == {}
 
 
-def test_a_judge_code_edit_plans_evaluation_only(smoke_dir: Path, tmp_path: Path) -> None:
+def test_a_judge_code_edit_plans_judging_only(smoke_dir: Path, tmp_path: Path) -> None:
     project = copy_project(tmp_path / "project")
     study = tmp_path / "study"
     shutil.copytree(smoke_dir, study, symlinks=True)
     assert plan(study, project=project) == {}  # the project moved too: still nothing to do
     judge = project / "workflow" / "overopt" / "evaluate" / "judges" / "gold.py"
     judge.write_text(judge.read_text() + "\n\ndef _unused() -> float:\n    return 0.0\n")
-    assert plan(study, project=project) == {"evaluate": 16, **DOWNSTREAM}
+    assert plan(study, project=project) == {**JUDGING, **DOWNSTREAM}
 
 
 def test_code_params_follow_the_imports_transitively(tmp_path: Path) -> None:
@@ -88,15 +94,15 @@ def test_code_params_follow_the_imports_transitively(tmp_path: Path) -> None:
         deps.graph.cache_clear()
         return {
             s: S.content_hash(deps.script_code(scripts / f"{s}.py", root), root)
-            for s in ("evaluate", "fit", "daa")
+            for s in ("sample", "fit", "daa")
         }
 
     before = hashes()
-    sampling = root / "lm" / "sampling.py"  # evaluate -> overopt.evaluate.policy -> overopt.lm.sampling
+    sampling = root / "lm" / "sampling.py"  # sample -> overopt.evaluate.sampling -> overopt.lm.sampling
     sampling.write_text(sampling.read_text() + "\n# edited\n")
     after = hashes()
     deps.graph.cache_clear()
-    assert after["evaluate"] != before["evaluate"]
+    assert after["sample"] != before["sample"]
     assert after["fit"] == before["fit"] and after["daa"] == before["daa"]
 
 

@@ -135,7 +135,9 @@ def test_the_plan_is_exactly_the_affected_part(extended: dict) -> None:
         "sft_quality": 1,
         "ref_logps": 1,
         "daa": 4,
-        "evaluate": 9,  # xxs: SFT + 2 runs x 2 checkpoints; robust and sq_slic: 2 checkpoints each
+        "sample": 5,  # one job per group: xxs's SFT group and 2 runs; robust's and sq_slic's run
+        "judge": 4,
+        "judge_sft": 1,
         "collect": 1,
         "fit": 1,
         "figures": 1,
@@ -186,11 +188,13 @@ def test_recipe_4_new_size_trains_and_leaves_the_other_sizes(extended: dict) -> 
     assert quality["gate_passed"]
 
 
-def test_recipe_2_judge_reruns_evaluation_only(smoke_dir: Path, tmp_path: Path) -> None:
+def test_recipe_2_judge_reruns_judging_only(smoke_dir: Path, tmp_path: Path) -> None:
     ext = extend(tmp_path, smoke_dir, ("2",))
     planned = plan(ext["study"], config=ext["config"], project=ext["project"])
-    assert planned["evaluate"] == 16 and {"collect", "fit", "figures", "findings"} <= set(planned)
-    assert not {"sft", "daa", "ref_logps", "candidates", "preferences", "prepare_data"} & set(planned)
+    assert planned["judge"] == 7 and planned["judge_sft"] == 2  # every policy, judged anew
+    assert {"collect", "fit", "figures", "findings"} <= set(planned)
+    upstream = {"sft", "daa", "ref_logps", "candidates", "preferences", "prepare_data", "sample"}
+    assert not upstream & set(planned)
     target = "results/eval/xs/sft/metrics.json"
     snakemake(ext["study"], "--cores", "1", target, config=ext["config"], project=ext["project"])
     metrics = json.loads((ext["study"] / target).read_text())

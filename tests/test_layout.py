@@ -73,11 +73,14 @@ def test_dvc_stages_depend_on_the_keys_their_rules_read(name: str) -> None:
 
 
 def test_rule_code_follows_imports_transitively() -> None:
-    code = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "evaluate.py")}
-    # direct (the evaluation), indirect (policy -> sampling -> runtime), and function-level
-    # (smk -> provenance) imports; not the judges, which the rule adds by configured type
-    assert {"evaluate/policy.py", "lm/sampling.py", "core/runtime.py", "core/provenance.py"} <= code
+    code = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "judge.py")}
+    # direct (the judging), indirect (judging -> bootstrap), and function-level (smk ->
+    # provenance) imports; not the judges, which the rule adds by configured type
+    assert {"evaluate/judging.py", "core/bootstrap.py", "core/runtime.py", "core/provenance.py"} <= code
     assert "evaluate/judges/openai.py" not in code and "analysis/fit.py" not in code
+    assert "lm/sampling.py" not in code  # sampling is the sample rule's
+    sample = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "sample.py")}
+    assert {"evaluate/sampling.py", "lm/sampling.py"} <= sample and "evaluate/judging.py" not in sample
     judge = {
         p.relative_to(PACKAGE).as_posix() for p in deps.module_code(PACKAGE / "evaluate/judges/openai.py")
     }

@@ -279,9 +279,11 @@ def test_paper_dag_runs_offline_at_toy_scale(tmp_path: Path, server: ChatServer)
     runs = RN.runs(cfg)
     assert len(runs) == 6  # 3 objectives x 2 betas
     assert job_stats(log) == {
-        **dict.fromkeys(PAPER_RULES - {"daa", "evaluate"}, 1),
+        **dict.fromkeys(PAPER_RULES - {"daa", "sample", "judge"}, 1),
         "daa": len(runs),
-        "evaluate": len(RN.policies(cfg)),
+        "sample": len(RN.groups(cfg)),  # one job per run (its checkpoints) and per SFT model
+        "judge": len(runs),
+        "judge_sft": 1,
     }
 
     results = study / "results"

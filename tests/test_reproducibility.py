@@ -1,7 +1,7 @@
 """DVC versioning and deterministic rebuilds (smoke study, temporary directories).
 
 - reviewer's path: publish the study as a DVC remote directory, serve it over HTTP, clone, pull,
-  verify, delete a figure, rebuild, verify: the same bytes, no SFT, DAA or evaluate job planned;
+  verify, delete a figure, rebuild, verify: the same bytes, no SFT, DAA, sample or judge job planned;
   a config edit then reruns one DVC stage;
 - `dvc repro` for the paper config, dry.
 
@@ -120,7 +120,7 @@ def test_reviewer_path_publish_pull_over_http_verify_rebuild(smoke_dir: Path, tm
     (clone / "results" / "figures" / "figure1.png").unlink()
     planned = plan(clone, config=clone / "config" / "smoke.yaml", project=clone)
     assert planned.get("figures") == 1
-    assert not {"sft", "daa", "evaluate", "ref_logps", "candidates", "preferences"} & set(planned)
+    assert not {"sft", "daa", "sample", "judge", "ref_logps", "candidates", "preferences"} & set(planned)
     snakemake(clone, "--cores", "2", project=clone)
     verified = make("verify", "CONFIG=config/smoke.yaml", cwd=clone).stdout
     assert "all identical" in verified, verified

@@ -16,8 +16,18 @@ def test_paper_training_resources_grow_with_model_size():
     assert small["gpu"] == 1 and large["gpu"] >= 2  # 6.9B training state does not fit one 80 GB GPU
     assert large["runtime"] > small["runtime"] and large["mem_mb"] > small["mem_mb"]
     for size in PAPER["models"]:
-        ev = R.rule_resources(PAPER, "evaluate", size)
+        ev = R.rule_resources(PAPER, "sample", size)  # one run's 5 checkpoints
         assert ev["gpu"] == 1 and ev["runtime"] < daa[size]["runtime"]
+        judge = R.rule_resources(PAPER, "judge", size)  # API requests: no GPU
+        assert judge["gpu"] == 0 and judge["runtime"] >= 10
+
+
+def test_judging_time_follows_requests_latency_and_concurrency():
+    s = R.hub_settings(PAPER)
+    one = R.judging_hours({**PAPER, "judge": {**PAPER["judge"], "concurrency": 1}}, 1000)
+    assert abs(one - 1000 * s["judge_latency_s"] / 3600 * s["safety"]) < 1e-9
+    eight = R.judging_hours({**PAPER, "judge": {**PAPER["judge"], "concurrency": 8}}, 1000)
+    assert abs(eight - one / 8) < 1e-9
 
 
 def test_training_time_follows_six_n_d_over_flops():
@@ -29,7 +39,7 @@ def test_training_time_follows_six_n_d_over_flops():
 
 
 def test_synthetic_jobs_run_on_cpu_with_small_requests():
-    for rule in ("sft", "daa", "evaluate", "candidates"):
+    for rule in ("sft", "daa", "sample", "judge", "candidates"):
         r = R.rule_resources(DEFAULT, rule, "l")
         assert r["gpu"] == 0 and r["mem_mb"] <= 4000
     assert R.rule_resources(DEFAULT, "figures")["mem_mb"] <= 1000

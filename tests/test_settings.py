@@ -38,7 +38,8 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         "prepare_data",
         "sft",
         "daa",
-        "evaluate",
+        "sample",
+        "judge",
         "collect",
         "fit",
         "figures",
@@ -52,7 +53,9 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         ("fit.bootstrap", 999, {"fit"}),
         ("sft.quality_gate.min_win_rate", 0.2, {"sft_quality"}),  # the gate, not the training
         ("sft.learning_rate", 1e-3, {"sft"}),
-        ("evaluation.max_new_tokens", 12, {"evaluate"}),  # the gate has its own sample settings
+        ("evaluation.max_new_tokens", 12, {"sample"}),  # the gate has its own sample settings
+        ("evaluation.bootstrap", 99, {"judge", "collect"}),  # summaries, not samples
+        ("judge.tau", 0.5, {"judge"}),
         ("daa.learning_rate", 1e-4, {"daa"}),
     ],
 )

@@ -168,7 +168,9 @@ def test_study_target_runs_as_slurm_jobs_with_local_bytes(
     }
     remote = {j: rule for j, (rule, local, _) in jobs.items() if not local}
     assert {"prepare_data", "tokenizer"} <= {rule for rule, _, _ in jobs.values()}, jobs
-    assert {"sft", GPU_RULE, "daa", "evaluate"} <= set(remote.values()), remote
+    assert {"sft", GPU_RULE, "daa", "sample"} <= set(remote.values()), remote
+    # the gold judge is a formula: judged where Snakemake runs (as an API judge would be)
+    assert "judge" in {rule for rule, local, _ in jobs.values() if local}, jobs
     assert set(submitted) == set(remote), (
         f"every non-local job must be a SLURM job; planned {sorted(remote)}, submitted {sorted(submitted)}"
     )

@@ -22,7 +22,7 @@ from overopt.core.config import load
 
 REPO = deps.ROOT.parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
-JUDGE_CACHE = "cache/judge"  # rules/evaluate.smk: the evaluate rule's cache_dir
+JUDGE_CACHE = "cache/judge"  # the judge rules' cache_dir (rules/common.smk reads it here)
 # What shapes a stage's DAG besides its rules' keys: the sizes; the runs and their checkpoints
 # (overopt.core.runs: objectives, steps per epoch); the evaluated temperatures.
 SIZES = ("models",)
@@ -85,7 +85,7 @@ STAGES = (
     Stage(
         "evaluation",
         ("collect",),
-        ("evaluate", "collect"),
+        ("sample", "judge", "collect"),
         ("rules/evaluate.smk",),
         ("results/data", "results/models", "results/preferences", "results/daa"),
         # the judge cache: paid verdicts, versioned (empty for judges that cache nothing)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from overopt.core import runs
+
 CPU_DEFAULTS = {
     "prepare_data": (2000, 10),
     "tokenizer": (2000, 10),
@@ -24,7 +26,8 @@ CPU_DEFAULTS = {
     "preferences": (2000, 10),
     "ref_logps": (3000, 20),
     "daa": (4000, 60),
-    "evaluate": (3000, 15),
+    "sample": (3000, 30),
+    "judge": (2000, 10),
 }
 
 HUB_DEFAULTS = {
@@ -39,6 +42,8 @@ HUB_DEFAULTS = {
     "eval_prompts": 500,
     "eval_new_tokens": 128,
     "eval_tokens_per_s": 1500,  # batched generation with the KV cache, per GPU, 1B model
+    "judge_latency_s": 4.0,  # one API judge request: an LLM writing a ~60-token comparison
+    "judge_concurrency": 8,  # requests in flight (the openai judge's default ``concurrency``)
 }
 
 
@@ -69,6 +74,18 @@ def evaluation_hours(params_b: float, s: dict[str, Any]) -> float:
     return tokens / rate / 3600 * s["safety"] * 2 + 0.05  # policy + reference, model loading
 
 
+def group_size(cfg: dict[str, Any], size: str) -> int:
+    """Policies of the largest evaluation group of a size (a run's checkpoints, or SFT + temperatures)."""
+    return max(len(runs.checkpoint_names(cfg, size)), len(runs.group_policies(cfg, size, "sft")))
+
+
+def judging_hours(cfg: dict[str, Any], comparisons: int) -> float:
+    """Wall hours of ``comparisons`` API judge requests, ``concurrency`` of them in flight."""
+    s = hub_settings(cfg)
+    concurrency = int(cfg.get("judge", {}).get("concurrency", s["judge_concurrency"]))
+    return comparisons * s["judge_latency_s"] / max(1, concurrency) / 3600 * s["safety"]
+
+
 def rule_resources(cfg: dict[str, Any], rule: str, size: str | None = None) -> dict[str, Any]:
     """``mem_mb``, ``runtime`` (minutes) and ``gpu`` for a rule at a model size."""
     model = cfg["models"].get(size, {}) if size else {}
@@ -83,8 +100,11 @@ def rule_resources(cfg: dict[str, Any], rule: str, size: str | None = None) -> d
         hours = training_hours(p, tokens, gpus, s)
     elif rule == "ref_logps":
         gpus, hours = 1, training_hours(p, s["pair_tokens"], 1, s) / 3  # forward only
-    elif rule == "evaluate":
-        gpus, hours = 1, evaluation_hours(p, s)
+    elif rule == "sample":
+        gpus, hours = 1, evaluation_hours(p, s) * group_size(cfg, size)
+    elif rule == "judge":  # no GPU: requests to an API (or a small reward model)
+        hours = judging_hours(cfg, group_size(cfg, size) * s["eval_prompts"])
+        return {"mem_mb": 8000, "runtime": max(10, math.ceil(hours * 60)), "gpu": 0}
     else:
         return {"mem_mb": 16000, "runtime": 60, "gpu": 0}
     return {

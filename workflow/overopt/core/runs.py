@@ -3,6 +3,8 @@
 A run is one (model size, objective, beta); its checkpoints are named by optimizer step and epoch
 fraction; a policy is ``sft``, ``temperature/T-<t>`` (the SFT model sampled at temperature t) or
 ``<objective>/beta-<beta>/<checkpoint>``, and its files live under ``results/eval/<size>/<policy>/``.
+Policies are evaluated in groups that share one model load and one job: a size's ``sft`` group (the
+SFT policy and its temperature policies) and each run's checkpoints (group ``<objective>/beta-<beta>``).
 Every stage that names a run or a policy, or reads one back from a path, does it here.
 """
 
@@ -87,16 +89,22 @@ def parse_checkpoint(name: str) -> tuple[int, float]:
 
 def policies(cfg: dict[str, Any]) -> list[tuple[str, str]]:
     """(size, policy) of every evaluated policy: SFT, temperature-sharpened SFT, every DAA checkpoint."""
-    out: list[tuple[str, str]] = []
-    temps = [fmt_beta(t) for t in cfg["evaluation"].get("temperatures", [])]
-    for size in cfg["models"]:
-        out.append((size, "sft"))
-        out.extend((size, f"temperature/T-{t}") for t in temps)
-    for run in runs(cfg):
-        out.extend(
-            (run.size, f"{run.objective}/beta-{run.beta}/{c}") for c in checkpoint_names(cfg, run.size)
-        )
-    return out
+    return [(size, p) for size, group in groups(cfg) for p in group_policies(cfg, size, group)]
+
+
+def groups(cfg: dict[str, Any]) -> list[tuple[str, str]]:
+    """(size, group) of every evaluation group: each size's ``sft`` group, then each run's."""
+    return [(size, "sft") for size in cfg["models"]] + [
+        (run.size, f"{run.objective}/beta-{run.beta}") for run in runs(cfg)
+    ]
+
+
+def group_policies(cfg: dict[str, Any], size: str, group: str) -> list[str]:
+    """The policies of an evaluation group, in table order."""
+    if group == "sft":
+        temps = [fmt_beta(t) for t in cfg["evaluation"].get("temperatures", [])]
+        return ["sft", *(f"temperature/T-{t}" for t in temps)]
+    return [f"{group}/{c}" for c in checkpoint_names(cfg, size)]
 
 
 def policy_info(cfg: dict[str, Any], size: str, policy: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import sys
 import time
 import traceback
@@ -20,6 +21,14 @@ def record(**info: Any) -> None:
     _EXTRA.update(info)
 
 
+def process_usage() -> str:
+    """This process's CPU seconds (imports included) and peak RSS, for the log's last line."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return f"process: cpu {cpu:.1f} s, max RSS {max(own.ru_maxrss, kids.ru_maxrss) / 1024:.0f} MiB"
+
+
 @contextlib.contextmanager
 def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     """Redirect stdout/stderr to the rule's log, pin threads, seed; yield the job's seed.
@@ -29,7 +38,9 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
 
     The seed derives from the config seed, the rule name and ``seed_parts`` (wildcards), so
     every job's randomness is fixed by the config alone. When the block succeeds, every output
-    gets a provenance manifest (inside a directory, beside a file).
+    gets a provenance manifest (inside a directory, beside a file), and the log's last line gives
+    the work's wall time and the process's CPU and peak memory (read by benchmarks/study.py; a
+    ``benchmark:`` directive would have Snakemake poll every job for the same).
     """
     settings = getattr(smk.params, "settings", None)
     if settings is not None:  # the job sees the config values its rule declares, and only those
@@ -66,6 +77,6 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
         for out in smk.output if is_main_process() else []:
             if os.path.exists(out):
                 write_manifest(out, smk, seed=seed, extra=dict(_EXTRA))
-        print(f"[{smk.rule}] finished in {time.time() - start:.1f} s", flush=True)
+        print(f"[{smk.rule}] finished in {time.time() - start:.1f} s ({process_usage()})", flush=True)
         sys.stdout.flush()
         sys.stderr.flush()

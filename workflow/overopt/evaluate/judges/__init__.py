@@ -4,10 +4,12 @@ A judge is a class in its own module of this package, named as its type
 (``judges/<type>.py``) and registered there with ``@register_judge("<type>")``: config
 ``judge.type`` names it. It declares ``CONFIG_KEYS`` (every key its config block may have,
 ``type`` included) and ``REQUIRED_KEYS``, and builds itself with
-``from_config(cfg, *, seed, cache_dir)``. A module is imported by name only when its judge is
-configured (``load``), so the evaluation depends on that judge's file alone (``module_file``);
-it imports heavy libraries (torch, transformers) inside ``from_config``, so checking a config
-stays cheap. ``check_config`` runs when the workflow builds its DAG.
+``from_config(cfg, *, seed, cache_dir)``. A judge with ``LOCAL = True`` (a formula, or an API
+that needs outbound network) runs where Snakemake runs, not as a cluster job. A module is
+imported by name only when its judge is configured (``load``), so judging depends on that
+judge's file alone (``module_file``); it imports heavy libraries (torch, transformers)
+inside ``from_config``, so checking a config stays cheap. ``check_config`` runs when the
+workflow builds its DAG.
 """
 
 from __future__ import annotations
@@ -68,6 +70,11 @@ def check_config(cfg: dict[str, Any]) -> None:
         raise ValueError(f"config key 'judge': judge type {kind!r} needs {missing}")
 
 
+def runs_locally(cfg: dict[str, Any]) -> bool:
+    """Whether the judge rules of the configured judge run where Snakemake runs (``LOCAL``)."""
+    return bool(getattr(load(str(cfg.get("type"))), "LOCAL", False))
+
+
 def missing_secrets(cfg: dict[str, Any]) -> list[str]:
     """Environment variables the configured judge reads its secrets from and that are not set.
 
@@ -96,4 +103,5 @@ __all__ = [
     "missing_secrets",
     "module_file",
     "register_judge",
+    "runs_locally",
 ]

@@ -18,6 +18,7 @@ class GoldJudge:
 
     CONFIG_KEYS: ClassVar[frozenset[str]] = frozenset({"type", "tau"})
     REQUIRED_KEYS: ClassVar[tuple[str, ...]] = ()
+    LOCAL: ClassVar[bool] = True  # a formula: judged where Snakemake runs, not as a cluster job
 
     tau: float = gold.JUDGE_TAU
     name: str = "gold"

@@ -120,6 +120,7 @@ class OpenAIJudge:
 
     CONFIG_KEYS = frozenset(CONFIG_KEYS)
     REQUIRED_KEYS = ("base_url", "model", "api_key_env")
+    LOCAL = True  # judged where Snakemake runs (outbound network), not on compute nodes
     SECRET_ENV_KEYS = ("api_key_env",)  # the API key: read from this variable, never from the config
 
     def __init__(
@@ -136,7 +137,7 @@ class OpenAIJudge:
         max_retries: int = 6,
         backoff_s: float = 2.0,
         max_backoff_s: float = 60.0,
-        concurrency: int = 1,
+        concurrency: int = 8,
         system_prompt: str | None = None,
         ledger: str | os.PathLike | None = None,
     ) -> None:
