@@ -67,11 +67,11 @@ def training_hours(params_b: float, tokens: float, gpus: int, s: dict[str, Any])
     return flops / (gpus * s["achieved_tflops"] * 1e12) / 3600 * s["safety"]
 
 
-def evaluation_hours(params_b: float, s: dict[str, Any]) -> float:
-    """Wall hours of sampling and scoring one policy's evaluation prompts on one GPU."""
+def evaluation_hours(params_b: float, s: dict[str, Any], policies: int = 1) -> float:
+    """Wall hours of sampling and scoring ``policies`` policies' evaluation prompts on one GPU."""
     tokens = s["eval_prompts"] * s["eval_new_tokens"]
     rate = s["eval_tokens_per_s"] / max(1.0, params_b)  # roughly inverse in model size
-    return tokens / rate / 3600 * s["safety"] * 2 + 0.05  # policy + reference, model loading
+    return policies * tokens / rate / 3600 * s["safety"] * 2 + 0.05  # policy + reference, loading
 
 
 def group_size(cfg: dict[str, Any], size: str) -> int:
@@ -101,7 +101,7 @@ def rule_resources(cfg: dict[str, Any], rule: str, size: str | None = None) -> d
     elif rule == "ref_logps":
         gpus, hours = 1, training_hours(p, s["pair_tokens"], 1, s) / 3  # forward only
     elif rule == "sample":
-        gpus, hours = 1, evaluation_hours(p, s) * group_size(cfg, size)
+        gpus, hours = 1, evaluation_hours(p, s, group_size(cfg, size))
     elif rule == "judge":  # no GPU: requests to an API (or a small reward model)
         hours = judging_hours(cfg, group_size(cfg, size) * s["eval_prompts"])
         return {"mem_mb": 8000, "runtime": max(10, math.ceil(hours * 60)), "gpu": 0}

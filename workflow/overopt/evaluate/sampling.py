@@ -5,7 +5,8 @@ A group is a size's SFT policy with its temperature policies, or one DAA run's c
 Per sample: completion, the sampled token ids (eos included: decoding drops special tokens, so
 the text alone cannot be rescored), token count, summed log-prob under the policy and the
 reference, and the exact per-token KL summed along the sample. Per policy: the implicit-reward
-accuracy on held-out pairs. Judging is the judge rule's (``overopt.evaluate.judging``).
+accuracy on held-out pairs (the reference's log-probs of the pairs are computed once per group).
+Judging is the judge rule's (``overopt.evaluate.judging``).
 
 Every policy samples with the same settings and seed (common random numbers), from a generator
 of its own, so a policy's samples do not depend on the group it is sampled in.
@@ -53,6 +54,7 @@ def sample_policies(
     tokenizer = load_tokenizer(ref_dir)
     ref = load_model(ref_dir)
     prompts = [p["prompt"] for p in posts]
+    ref_pairs: tuple[np.ndarray, np.ndarray] | None = None
     out = []
     for spec in policies:
         policy = ref if spec["model_dir"] == ref_dir else load_model(spec["model_dir"])
@@ -70,26 +72,30 @@ def sample_policies(
             }
             for p, s in zip(posts, samples, strict=True)
         ]
-        acc = (
-            implicit_acc(policy, ref, tokenizer, heldout_pairs, spec["beta"], ev)
-            if policy is not ref
-            else math.nan
-        )
+        acc = math.nan  # the reference's own implicit reward is 0 on every pair
+        if policy is not ref and heldout_pairs:
+            if ref_pairs is None:
+                ref_pairs = pair_logps(ref, tokenizer, heldout_pairs, ev)
+            acc = implicit_acc(pair_logps(policy, tokenizer, heldout_pairs, ev), ref_pairs, spec["beta"])
         out.append({"policy": spec["policy"], "implicit_acc": acc, "samples": rows})
         print(f"{spec['policy']}: {len(rows)} samples, implicit_acc {acc:.4f}", flush=True)
     return out
 
 
-def implicit_acc(
-    policy, ref, tokenizer, pairs: list[dict[str, Any]], beta: float | None, ev: dict[str, Any]
-) -> float:
-    """Accuracy of the implicit reward beta * log pi/ref on held-out preference pairs."""
-    if not pairs:
-        return math.nan
+def pair_logps(
+    model, tokenizer, pairs: list[dict[str, Any]], ev: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Summed log-probs of each held-out pair's chosen and rejected completion under ``model``."""
     prompts = [p["prompt"] for p in pairs]
     bs = int(ev.get("batch_size", 256))
-    pw = np.array(sequence_logps(policy, tokenizer, prompts, [p["chosen"] for p in pairs], bs))
-    pl = np.array(sequence_logps(policy, tokenizer, prompts, [p["rejected"] for p in pairs], bs))
-    rw = np.array(sequence_logps(ref, tokenizer, prompts, [p["chosen"] for p in pairs], bs))
-    rl = np.array(sequence_logps(ref, tokenizer, prompts, [p["rejected"] for p in pairs], bs))
+    chosen = sequence_logps(model, tokenizer, prompts, [p["chosen"] for p in pairs], bs)
+    rejected = sequence_logps(model, tokenizer, prompts, [p["rejected"] for p in pairs], bs)
+    return np.array(chosen), np.array(rejected)
+
+
+def implicit_acc(
+    policy: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray], beta: float | None
+) -> float:
+    """Accuracy of the implicit reward beta * log pi/ref on held-out pairs, from ``pair_logps``."""
+    (pw, pl), (rw, rl) = policy, ref
     return implicit_accuracy((beta or 1.0) * ((pw - rw) - (pl - rl)))

@@ -1,0 +1,32 @@
+"""The whole-study benchmark reads what every job logs: on the session's smoke study, each job's
+own work and its process's CPU (imports included) and peak memory, grouped by rule."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from conftest import REPO
+from overopt.core import config as C
+from overopt.core import runs as RN
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import study  # benchmarks/study.py  # noqa: E402
+
+
+def test_the_benchmark_reads_every_job_of_the_smoke_study(smoke_dir: Path) -> None:
+    rules = study.read_logs(smoke_dir / "logs")
+    cfg = C.load(REPO / "config" / "smoke.yaml")
+    groups = RN.groups(cfg)
+    assert rules["sample"]["jobs"] == len(groups)  # one per run and per size, not per policy
+    assert rules["judge"]["jobs"] + rules["judge_sft"]["jobs"] == len(groups)
+    assert rules["daa"]["jobs"] == len(RN.runs(cfg))
+    for rule, r in rules.items():
+        assert r["jobs"] >= 1 and 0 < r["work_s"] <= r["cpu_s"] + 0.5 * r["jobs"], rule
+        assert 50 < r["max_rss_mib"] < 8000, rule
+    # jobs that never touch torch do not import it: a judge job costs a fraction of a sample job
+    per_job = {rule: r["cpu_s"] / r["jobs"] for rule, r in rules.items()}
+    assert per_job["judge"] < per_job["sample"] / 2, per_job
+    summary = study.report(rules, {"wall_s": 100.0, "tree_cpu_s": 1000.0, "peak_rss_mib": 500.0})
+    assert summary["jobs"] == sum(r["jobs"] for r in rules.values())
+    assert 0 < summary["outside_share"] < 1
