@@ -11,7 +11,7 @@ from overopt.core import config as C
 from overopt.core import runs as RN
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-import study  # benchmarks/study.py  # noqa: E402
+import study  # benchmarks/study.py: the whole-study benchmark
 
 
 def test_the_benchmark_reads_every_job_of_the_smoke_study(smoke_dir: Path) -> None:
