@@ -29,7 +29,6 @@ RUNS = RN.runs(config)
 CKPTS = RN.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
 
 
-TEMPERATURES = [C.fmt_beta(t) for t in config["evaluation"].get("temperatures", [])]
 POLICIES = RN.policies(config)  # (size, policy) for every evaluated policy
 SFT_GROUP = RN.group_policies(
     config, SIZES[0], "sft"
@@ -65,7 +64,6 @@ wildcard_constraints:
     size="|".join(SIZES),
     objective="|".join(OBJECTIVES),
     beta=r"[0-9][0-9.e+-]*",
-    policy=r"sft|temperature/T-[0-9.e+-]+|[a-z][a-z0-9_]*/beta-[0-9.e+-]+/step-\d+_ep-[0-9.]+",
     group=r"sft|[a-z][a-z0-9_]*/beta-[0-9.e+-]+",
 
 
@@ -176,7 +174,7 @@ def group_specs(size, group):
         {
             "policy": info["policy"],
             "model_dir": (
-                f"results/models/{size}/sft"
+                sft_model(size)
                 if group == "sft"
                 else f"results/daa/{size}/{info['policy']}"
             ),

@@ -25,6 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
+sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmark modules tests import (cpu_paths, study)
 
 
 def result_digests(root: Path, suffixes: set[str] | None = None) -> dict[str, str]:

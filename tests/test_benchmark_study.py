@@ -3,15 +3,13 @@ own work and its process's CPU (imports included) and peak memory, grouped by ru
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+import study  # benchmarks/study.py: the whole-study benchmark
 
 from conftest import REPO
 from overopt.core import config as C
 from overopt.core import runs as RN
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import study  # benchmarks/study.py: the whole-study benchmark
 
 
 def test_the_benchmark_reads_every_job_of_the_smoke_study(smoke_dir: Path) -> None:

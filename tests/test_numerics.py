@@ -7,13 +7,10 @@ import os
 import subprocess
 import sys
 
+import cpu_paths  # benchmarks/cpu_paths.py: a few training steps in a fresh process
 import pytest
 
-from conftest import REPO
 from overopt.core import numerics
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import cpu_paths  # benchmarks/cpu_paths.py: a few training steps in a fresh process
 
 pytestmark = pytest.mark.skipif(not numerics.applies({}), reason="the pins apply to x86-64 only")
 
