@@ -2,10 +2,10 @@
 
 from overopt.core import config as C
 from overopt.core import smk
+from overopt.core.canonical import settings_hash
 from overopt.core.io import read_jsonl
 from overopt.core.launch import relaunch_if_multi_gpu
 from overopt.core.runs import Run, checkpoint_steps
-from overopt.core.settings import settings_hash
 from overopt.train.daa import train_daa
 
 wc = snakemake.wildcards

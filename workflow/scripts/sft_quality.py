@@ -1,8 +1,8 @@
 """Snakemake entry: rule sft_quality (gold win rate and invented facts of an SFT policy)."""
 
 from overopt.core import smk
+from overopt.core.config import GATE_SAMPLE
 from overopt.core.io import read_jsonl, write_json
-from overopt.core.settings import GATE_SAMPLE
 from overopt.evaluate.quality import sft_quality
 
 with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)):

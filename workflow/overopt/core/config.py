@@ -16,6 +16,8 @@ import yaml
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")  # owner/name
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+# the SFT quality gate's sample settings: its own (sft.quality_gate) where given, else the evaluation's
+GATE_SAMPLE = ("n_prompts", "temperature", "max_new_tokens", "batch_size", "seed")
 
 
 class ConfigError(ValueError):

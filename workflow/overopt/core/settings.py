@@ -21,12 +21,13 @@ deepest container it reached, so ``.get`` with a default reads the same as on th
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from overopt.core import deps
+from overopt.core.canonical import canonical
+from overopt.core.config import GATE_SAMPLE
 
 COMMON = ("seed", "task.type")  # every job: its seed and whether it may reach the Hub (smk.job)
 EVALUATION = tuple(
@@ -40,7 +41,6 @@ MODEL = tuple(
 )
 
 
-GATE_SAMPLE = ("n_prompts", "temperature", "max_new_tokens", "batch_size", "seed")
 
 
 def _sft_quality(cfg: Mapping[str, Any]) -> tuple[str, ...]:
@@ -109,16 +109,6 @@ def keys(rule: str, cfg: Mapping[str, Any]) -> tuple[str, ...]:
     return (*COMMON, *(declared(cfg) if callable(declared) else declared))
 
 
-def _canonical(value: Any) -> Any:
-    """Plain dicts and lists, recursively, in the config's order: the order of sizes, objectives or
-    samplers carries meaning (config order is size order), so it is part of the settings."""
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
-
-
 def _put(out: dict[str, Any], path: list[str], value: Any) -> None:
     node = out
     for part in path[:-1]:
@@ -152,7 +142,7 @@ def subset(cfg: Mapping[str, Any], paths: Iterable[str], wildcards: Mapping[str,
     for path in paths:
         filled = path.format(**(wildcards or {})) if "{" in path else path
         _select(cfg, filled.split("."), [], out)
-    return _canonical(out)
+    return canonical(out)
 
 
 def settings(cfg: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict:
@@ -172,9 +162,3 @@ def content_hash(files: Iterable[Path], root: Path = deps.ROOT) -> str:
 def code_hash(script: str | Path, extra: Iterable[Path] = ()) -> str:
     """The ``code`` param: a hash of every package module the script imports, and of ``extra`` modules."""
     return content_hash({*deps.script_code(script), *(p for e in extra for p in deps.module_code(e))})
-
-
-def settings_hash(settings_value: Mapping[str, Any], code: str) -> str:
-    """One hash of a job's settings and code (what a resumable state must belong to)."""
-    text = json.dumps({"settings": _canonical(settings_value), "code": code}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
