@@ -19,6 +19,7 @@ include: "rules/data.smk"
 include: "rules/sft.smk"
 include: "rules/daa.smk"
 include: "rules/evaluate.smk"
+include: "rules/best_of_n.smk"
 include: "rules/toy.smk"
 include: "rules/report.smk"
 

@@ -8,6 +8,7 @@ from overopt.core import config as C
 from overopt.core import deps
 from overopt.core import dvc_stages as DVC
 from overopt.core import objectives as O
+from overopt.evaluate import best_of_n as B
 from overopt.evaluate import judges as J
 from overopt.core import resources as R
 from overopt.core import runs as RN
@@ -29,7 +30,11 @@ RUNS = RN.runs(config)
 CKPTS = RN.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
 
 
-POLICIES = RN.policies(config)  # (size, policy) for every evaluated policy
+BEST_OF_N = "best_of_n" in config  # proxy reward models and best-of-n curves per size
+BON_POLICIES = B.policies(config["best_of_n"]["n_max"]) if BEST_OF_N else []
+POLICIES = RN.policies(config) + [
+    (s, p) for s in SIZES for p in BON_POLICIES
+]  # (size, policy) for every evaluated policy
 SFT_GROUP = RN.group_policies(
     config, SIZES[0], "sft"
 )  # each size's SFT and temperature policies
@@ -44,6 +49,7 @@ CAPTIONS = Path(
 localrules:
     all,
     collect,
+    reward_models,
     fit,
     figures,
     findings,
@@ -72,7 +78,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 def check_secrets(planned_rules):
     """Stop before any job when a planned job needs a secret whose environment variable is unset."""
-    judging = {"judge", "judge_sft"} & set(planned_rules)
+    judging = {"judge", "judge_sft", "best_of_n"} & set(planned_rules)
     missing = J.missing_secrets(config["judge"]) if judging else []
     if missing:
         sys.exit(
@@ -134,6 +140,12 @@ def tokenizer_source(size):
     if SYNTHETIC:
         return "results/tokenizer"
     return config["models"][size]["hub_id"]
+
+
+def policy_file(size, policy, name):
+    """A policy's per-policy file: evaluations under results/eval, best-of-n under results/best_of_n."""
+    root = "results/best_of_n" if policy in BON_POLICIES else "results/eval"
+    return f"{root}/{size}/{policy}/{name}"
 
 
 def sft_model(size):
@@ -201,4 +213,6 @@ def all_targets():
             *(f"results/models/{s}/sft_quality.json" for s in SIZES),
             f"{PREF}/preference_stats.json",
         ]
+    if BEST_OF_N:
+        targets.append("results/tables/reward_models.csv")
     return targets

@@ -57,8 +57,8 @@ use rule judge as judge_sft with:
 
 rule collect:
     input:
-        metrics=[f"results/eval/{s}/{p}/metrics.json" for s, p in POLICIES],
-        samples=[f"results/eval/{s}/{p}/samples.jsonl" for s, p in POLICIES],
+        metrics=[policy_file(s, p, "metrics.json") for s, p in POLICIES],
+        samples=[policy_file(s, p, "samples.jsonl") for s, p in POLICIES],
     output:
         report(
             "results/tables/evaluations.csv",

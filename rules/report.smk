@@ -1,7 +1,7 @@
 rule fit:
     input:
         table="results/tables/evaluations.csv",
-        samples=[f"results/eval/{s}/{p}/samples.jsonl" for s, p in POLICIES],
+        samples=[policy_file(s, p, "samples.jsonl") for s, p in POLICIES],
     output:
         report(
             "results/tables/fits.csv",
@@ -57,6 +57,8 @@ rule findings:
         table="results/tables/evaluations.csv",
         fits="results/tables/fits.csv",
         toy="results/toy_mdp/findings.json",
+        samples=[policy_file(s, p, "samples.jsonl") for s, p in POLICIES],
+        reward_models=("results/tables/reward_models.csv" if BEST_OF_N else []),
     output:
         md="results/findings.md",
         html=report(

@@ -75,6 +75,7 @@ BAD = {
         lambda c: c["candidates"].update(sizes=["xxl"]),
         ["candidates.sizes", "xxl", "allowed: s, xs"],
     ),
+    "best-of-n without n_max": (lambda c: c["best_of_n"].pop("n_max"), ["best_of_n", "n_max"]),
     "per-size checkpoints": (
         lambda c: c["models"]["s"].update(daa={"checkpoints": 2}),
         ["models.s.daa.checkpoints"],
@@ -167,6 +168,10 @@ PAPER_BAD = {
     "an openai judge without its key variable": (
         lambda c: c["judge"].pop("api_key_env"),
         ["judge", "api_key_env"],
+    ),
+    "best-of-n without a gold reward": (
+        lambda c: c.update(best_of_n={"n_max": 8, "seed": 0}),
+        ["config key 'best_of_n'", "gold reward", "'hub'"],
     ),
 }
 

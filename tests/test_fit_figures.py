@@ -305,6 +305,6 @@ def test_renaming_objectives_changes_no_verdict() -> None:
     before = fd.findings_markdown(ev, fits, None, SPECS)
     after = fd.findings_markdown(renamed_ev, renamed_fits, None, specs)
     verdicts = re.compile(r"^(?:## .*|\| (?:\d|fit) \|.*)$", re.M)  # sections; the summary table's rows
-    assert len(verdicts.findall(before)) == 14
+    assert len(verdicts.findall(before)) == 15  # 8 sections (best-of-n among them), 7 numbered rows
     assert verdicts.findall(before) == verdicts.findall(after)
     assert "R-DPO (length_dpo) still shows a hump" in after

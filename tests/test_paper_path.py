@@ -40,8 +40,18 @@ PAPER = REPO / "config" / "paper.yaml"
 SMOKE = REPO / "config" / "smoke.yaml"
 SIZE = "pythia-1b"  # one size: the fits, figures and findings cope with one
 EOS = "<|endoftext|>"
-# every rule but the synthetic task's own (rules/data.smk, rules/sft.smk: `if SYNTHETIC`)
-PAPER_RULES = {"all", *S.RULE_KEYS} - {"tokenizer", "candidates", "preferences", "sft_quality"}
+# every rule but the synthetic task's own (rules/data.smk, rules/sft.smk: `if SYNTHETIC`) and
+# best-of-n's, which needs the synthetic task's gold reward (the paper config has no `best_of_n`)
+SYNTHETIC_ONLY = {
+    "tokenizer",
+    "candidates",
+    "preferences",
+    "sft_quality",
+    "reward_model",
+    "best_of_n",
+    "reward_models",
+}
+PAPER_RULES = {"all", *S.RULE_KEYS} - SYNTHETIC_ONLY
 
 SUBREDDITS = ["relationships", "loseit", "AskReddit", "personalfinance"]
 NOUNS = ["landlord", "sister", "boss", "roommate", "cat", "car", "budget", "neighbour", "gym", "exam"]

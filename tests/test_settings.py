@@ -44,6 +44,9 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         "fit",
         "figures",
         "findings",
+        "reward_model",
+        "best_of_n",
+        "reward_models",
     }
 
 
@@ -53,9 +56,12 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         ("fit.bootstrap", 999, {"fit"}),
         ("sft.quality_gate.min_win_rate", 0.2, {"sft_quality"}),  # the gate, not the training
         ("sft.learning_rate", 1e-3, {"sft"}),
-        ("evaluation.max_new_tokens", 12, {"sample"}),  # the gate has its own sample settings
-        ("evaluation.bootstrap", 99, {"judge", "collect"}),  # summaries, not samples
-        ("judge.tau", 0.5, {"judge"}),
+        ("evaluation.max_new_tokens", 12, {"sample", "best_of_n"}),  # the gate has its own sample settings
+        ("evaluation.bootstrap", 99, {"judge", "collect", "best_of_n", "findings"}),  # summaries, not samples
+        ("judge.tau", 0.5, {"judge", "best_of_n"}),
+        ("best_of_n.n_max", 16, {"best_of_n"}),
+        ("reward_model.learning_rate", 1e-4, {"reward_model"}),
+        ("evaluation.seed", 8, {"sample"}),  # best-of-n samples with its own seed
         ("daa.learning_rate", 1e-4, {"daa"}),
     ],
 )

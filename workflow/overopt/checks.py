@@ -26,3 +26,13 @@ def check_config(cfg: dict[str, Any]) -> None:
         judges.check_config(cfg["judge"])
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    check_best_of_n(cfg)
+
+
+def check_best_of_n(cfg: dict[str, Any]) -> None:
+    """Best-of-n scores its samples with the exact gold reward too: the synthetic task's."""
+    if "best_of_n" in cfg and cfg["task"]["type"] != "synthetic":
+        raise ConfigError(
+            "config key 'best_of_n': best-of-n needs the exact gold reward of the synthetic task "
+            f"(task.type 'synthetic'), not task {cfg['task']['type']!r}: remove the key for this study"
+        )

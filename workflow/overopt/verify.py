@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from overopt.core import numerics
-from overopt.core.dvc_stages import REPO, STAGES, outputs
+from overopt.core.dvc_stages import BEST_OF_N, REPO, STAGES, outputs
 from overopt.core.io import write_json
 
 RUN_SPECIFIC = ("git_commit",)  # manifest fields that name the run, not the result
@@ -72,7 +72,7 @@ def artifact_digests(root: Path) -> dict[str, str]:
 
 def stage_of(path: str) -> str:
     """The DVC stage whose outputs hold ``path`` (``dvc.yaml``), else ``other``."""
-    for stage in STAGES:
+    for stage in (*STAGES, BEST_OF_N):
         if any(path == out or path.startswith(f"{out}/") for out in outputs(stage)):
             return stage.name
     return "other"

@@ -1,24 +1,31 @@
 """Snakemake entry: rule findings (results/findings.md).
 
-input: ``table`` (evaluations.csv), ``fits`` (fits.csv) and, optionally, ``toy`` (the toy
-MDP's findings JSON, finding 6).
+input: ``table`` (evaluations.csv), ``fits`` (fits.csv), ``samples`` (every policy's
+samples.jsonl, for paired comparisons) and, optionally, ``toy`` (the toy MDP's findings JSON,
+finding 6) and ``reward_models`` (the proxy reward models' table).
 """
 
 import pandas as pd
 
 from overopt.analysis.findings import findings_markdown
+from overopt.analysis.fit import load_samples
 from overopt.analysis.report_html import markdown_to_html
 from overopt.core import smk
 from overopt.core.io import read_json, write_text
 from overopt.core.objectives import specs
 
-with smk.job(snakemake):
-    toy = snakemake.input.get("toy")
+with smk.job(snakemake) as seed:
+    evaluations = pd.read_csv(snakemake.input.table)
+    toy, rm = snakemake.input.get("toy"), snakemake.input.get("reward_models")
+    ev = snakemake.config["evaluation"]
     text = findings_markdown(
-        pd.read_csv(snakemake.input.table),
+        evaluations,
         pd.read_csv(snakemake.input.fits),
         read_json(toy) if toy else None,
         specs(snakemake.config["objectives"]),
+        samples=load_samples(list(snakemake.input.samples), evaluations),
+        reward_models=pd.read_csv(rm) if rm else None,
+        bootstrap=(int(ev.get("bootstrap", 1000)), float(ev.get("ci", 0.95)), seed),
     )
     write_text(snakemake.output.md, text)
     write_text(snakemake.output.html, markdown_to_html(text, title="Findings"))

@@ -26,7 +26,14 @@ from matplotlib.lines import Line2D
 
 from overopt.analysis.fit import predict
 from overopt.analysis.stats import pearson
-from overopt.analysis.tables import daa_objectives, length_pairs, main_objectives, prepare, size_order
+from overopt.analysis.tables import (
+    best_of_n_objectives,
+    daa_objectives,
+    length_pairs,
+    main_objectives,
+    prepare,
+    size_order,
+)
 from overopt.core.io import write_text
 from overopt.core.objectives import Specs
 from overopt.core.plotting import fixed_style, new_figure, save_figure
@@ -45,6 +52,8 @@ SIZE_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02",
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 BASELINE_COLOR, LENGTH_REGULARISED_COLOR = "#1f77b4", "#ff7f0e"  # e.g. DPO and R-DPO
 TEMPERATURE_COLOR = "#888888"
+BON_STYLES = {"bon_proxy": "--", "bon_gold": "-."}  # best-of-n curves: proxy-selected, gold envelope
+BON_LABELS = {"bon_proxy": "best-of-n (proxy RM)", "bon_gold": "best-of-n (gold)"}
 SQRT_KL = "√KL(π‖ref)  (exact per-token estimate)"
 Builder = Callable[[pd.DataFrame, "pd.DataFrame | None", Specs], Figure]
 FIGURES: Registry[Builder] = Registry("figure")
@@ -115,6 +124,21 @@ def _fit_curve(ax: Axes, fits: pd.DataFrame, size: str, objective: str, color: s
     ax.plot(d, predict(form, r["coef_alpha"], r["coef_beta"], d, r["intercept"]), ls=":", color=color, lw=1.2)
 
 
+def _bon_curves(ax: Axes, ev: pd.DataFrame, size: str, color: str, label: bool = False) -> None:
+    """A size's best-of-n curves (n = 1 ... n_max) as lines: dashed proxy-selected, dash-dot gold."""
+    for objective in best_of_n_objectives(ev):
+        rows = _rows(ev, size, objective)
+        if len(rows):
+            ax.plot(
+                rows["sqrt_kl"],
+                rows["win_rate"],
+                ls=BON_STYLES[objective],
+                lw=1.0,
+                color=color,
+                label=BON_LABELS[objective] if label else None,
+            )
+
+
 def _empty(ax: Axes, text: str = "no data") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
     ax.set_xticks([])
@@ -140,7 +164,9 @@ The paper's Figure 1. One column per objective; top row the final checkpoint of 
 bottom row every checkpoint (intermediate ones included); colour by model size. x: sqrt(KL)
 (per-token estimate), y: win rate against the reference summaries with its 95% bootstrap CI;
 the SFT model at x = 0. Dotted: the fitted RL form R(d) = d(alpha - beta log d) (offset
-convention ``{{ snakemake.config["fit"]["offset"] }}``).
+convention ``{{ snakemake.config["fit"]["offset"] }}``). Where the study has best-of-n curves:
+dashed, best-of-n from the size's SFT policy selected by its proxy reward model; dash-dot,
+selected by the gold judge (n = 1, 2, 4, ...; x from the exact KL over the distinct samples).
 """,
 )
 def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) -> Figure:
@@ -148,6 +174,7 @@ def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) 
 
     Colour: model size. Error bars: 95% bootstrap CI. Star at d = 0: SFT. Grey crosses:
     temperature-sharpened SFT. Dotted: the fitted RL form (its offset convention applied).
+    Dashed / dash-dot: best-of-n selected by the proxy RM / the gold judge, where present.
     """
     ev, fits = prepare(evaluations), _fits(fits)
     sizes, colors = size_order(ev), _colors(size_order(ev))
@@ -165,6 +192,7 @@ def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) 
                 _win_points(ax, _rows(table, size, objective), color=c, marker="o", label=size)
                 _win_points(ax, _rows(ev, size, "sft"), color=c, marker="*", ms=7)
                 _fit_curve(ax, fits, size, objective, c)
+                _bon_curves(ax, ev, size, c)
             if len(temps):
                 _win_points(ax, temps, color=TEMPERATURE_COLOR, marker="x", label="temperature SFT")
             ax.set_title(f"{objective}: {label}")
@@ -175,7 +203,68 @@ def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) 
         _empty(axes[0, 0])
         _empty(axes[1, 0])
     else:
-        axes[0, 0].legend(loc="best", fontsize=7, title="size (★ SFT, ⋯ RL fit)", title_fontsize=7)
+        title = "size (★ SFT, ⋯ RL fit" + (
+            ", -- BoN proxy, -· BoN gold)" if best_of_n_objectives(ev) else ")"
+        )
+        axes[0, 0].legend(loc="best", fontsize=7, title=title, title_fontsize=7)
+    return fig
+
+
+@figure(
+    "daa_vs_best_of_n",
+    caption="""
+DAA against classical over-optimisation at matched sqrt(KL). One panel per model size: every DAA
+checkpoint (marker by objective), best-of-n from the size's SFT policy selected by a proxy
+reward model trained on the same preference pairs (dashed, with its 95% CI band) and selected by
+the gold judge (dash-dot: the envelope no selector of n samples beats), and temperature-sharpened
+SFT (grey crosses). y: win rate against the reference summaries.
+""",
+)
+def daa_vs_best_of_n(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) -> Figure:
+    """Win rate vs sqrt(KL) per size: DAA checkpoints beside the proxy and gold best-of-n curves."""
+    ev = prepare(evaluations)
+    sizes, objectives = size_order(ev), daa_objectives(ev, specs)
+    markers = _markers(objectives)
+    ncol = max(1, len(sizes))
+    fig = _new_figure(3.0 * ncol + 0.4, 3.0)
+    axes = fig.subplots(1, ncol, squeeze=False, sharey=True)[0]
+    if not best_of_n_objectives(ev):
+        for ax in axes:
+            _empty(ax, "no best-of-n curves in this study")
+        return fig
+    for ax, size in zip(axes, sizes, strict=True):
+        for k, objective in enumerate(objectives):
+            rows = _rows(ev, size, objective)
+            color = SIZE_COLORS[(k + 3) % len(SIZE_COLORS)]
+            _win_points(ax, rows, color=color, marker=markers[objective], label=objective, alpha=0.8)
+        proxy = _rows(ev, size, "bon_proxy")
+        if len(proxy):
+            ax.fill_between(
+                proxy["sqrt_kl"],
+                proxy["win_rate_low"],
+                proxy["win_rate_high"],
+                color="black",
+                alpha=0.12,
+                lw=0,
+            )
+        for objective in best_of_n_objectives(ev):
+            rows = _rows(ev, size, objective)
+            ax.plot(
+                rows["sqrt_kl"],
+                rows["win_rate"],
+                ls=BON_STYLES[objective],
+                color="black",
+                lw=1.2,
+                label=BON_LABELS[objective],
+            )
+        _win_points(
+            ax, _rows(ev, size, "temperature"), color=TEMPERATURE_COLOR, marker="x", label="temperature SFT"
+        )
+        _win_points(ax, _rows(ev, size, "sft"), color="black", marker="*", ms=7, label="SFT")
+        ax.set_title(f"size {size}")
+        ax.set_xlabel(SQRT_KL)
+    axes[0].set_ylabel("win rate vs reference")
+    axes[0].legend(loc="best", fontsize=6)
     return fig
 
 

@@ -21,10 +21,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from overopt.analysis import matched_kl
 from overopt.analysis.stats import pearson, spearman
-from overopt.analysis.tables import daa_objectives, length_pairs, main_objectives, prepare, size_order
+from overopt.analysis.tables import (
+    NON_DAA,
+    best_of_n_objectives,
+    daa_objectives,
+    length_pairs,
+    main_objectives,
+    prepare,
+    size_order,
+)
 from overopt.core.objectives import Specs
 from overopt.core.registry import Registry
+from overopt.core.runtime import derive_seed
 from overopt.core.verdicts import NOT_REPRODUCED, NOT_TESTED, PARTLY, REPRODUCED, majority
 from overopt.core.verdicts import graded as verdict
 
@@ -47,12 +57,20 @@ class Finding:
 
 @dataclass(frozen=True)
 class Tables:
-    """What a finding reads: the evaluations and fits tables, the toy MDP's findings, the objectives."""
+    """What a finding reads: the evaluations and fits tables, the toy MDP's findings, the objectives.
+
+    Optional: ``samples``, each policy's per-prompt win probabilities keyed by (size, policy)
+    (``overopt.analysis.fit.load_samples``), for paired comparisons; ``reward_models``, the proxy
+    reward models' table; ``bootstrap``, (replicates, CI level, seed) of the paired comparisons.
+    """
 
     ev: pd.DataFrame
     fits: pd.DataFrame | None
     toy: dict[str, Any] | None
     specs: Specs
+    samples: dict[tuple[str, str], np.ndarray] | None = None
+    reward_models: pd.DataFrame | None = None
+    bootstrap: tuple[int, float, int] = (1000, 0.95, 0)
 
 
 FINDINGS: Registry[Callable[[Tables], Finding]] = Registry("finding")
@@ -576,7 +594,7 @@ def functional_form(t: Tables) -> Finding:
     rl = (
         pd.DataFrame()
         if fits is None or fits.empty
-        else fits[(fits["form"] == "rl") & (fits["objective"] != "temperature")]
+        else fits[(fits["form"] == "rl") & ~fits["objective"].isin(NON_DAA)]
     )
     for _, f in rl.iterrows():
         ratio = float(f["rmse_ratio"])
@@ -600,6 +618,7 @@ def functional_form(t: Tables) -> Finding:
     median = float(np.median(ratios)) if ratios else math.nan
     body = [
         f"- median RMSE ratio (RL / quadratic): {fmt(median, 2)} (the paper: about 0.5)",
+        *_form_calibration(fits),
         "",
         *table(
             [
@@ -628,6 +647,138 @@ def functional_form(t: Tables) -> Finding:
     )
 
 
+def _form_calibration(fits: pd.DataFrame | None) -> list[str]:
+    """The same RMSE ratio on the best-of-n curves, where Gao et al. found the quadratic form fits."""
+    if fits is None or fits.empty:
+        return []
+    bon = fits[(fits["form"] == "rl") & fits["objective"].isin(best_of_n_objectives(fits))]
+    if bon.empty:
+        return []
+    cells = [
+        f"{f['model_size']} {f['objective']} {fmt(f['rmse_ratio'], 2)} "
+        f"[{fmt(f['rmse_ratio_low'], 2)}, {fmt(f['rmse_ratio_high'], 2)}]"
+        for _, f in bon.iterrows()
+    ]
+    below = sum(float(f["rmse_ratio"]) < 1 for _, f in bon.iterrows())
+    return [
+        f"- calibration on the best-of-n curves (Gao et al.: the quadratic form fits best-of-n, so a "
+        f"ratio above 1 is expected there): the RL form fits better on {below}/{len(bon)}: "
+        + "; ".join(cells)
+    ]
+
+
+@finding("bon", title="Beyond the paper: DAA against best-of-n")
+def against_best_of_n(t: Tables) -> Finding:
+    """DAA checkpoints against proxy-RM best-of-n (graded) and the gold envelope, at matched sqrt(KL)."""
+    claim = (
+        "At matched √KL, DAA checkpoints win less often than best-of-n selected by a proxy reward model "
+        "trained on the same preference pairs (the classical expectation: Gao et al. 2022 found "
+        "best-of-n more KL-efficient than RL against a proxy)."
+    )
+    criterion = (
+        "per (size, DAA objective) with checkpoints inside the best-of-n curve's √KL range: D = mean "
+        "over prompts of (checkpoint win − proxy best-of-n win interpolated at the checkpoint's √KL), "
+        "averaged over those checkpoints, with a 95% bootstrap CI over prompts. A pair holds when the "
+        "CI lies below 0 (above 0: the DAA beats best-of-n; otherwise level). Reproduced if every "
+        "pair, partly if some, not reproduced if none. The gold-selected envelope is compared the "
+        "same way and reported, not graded."
+    )
+    ev = t.ev
+    curves = best_of_n_objectives(ev)
+    if "bon_proxy" not in curves or not t.samples:
+        return Finding("bon", claim, criterion, NOT_TESTED, "no best-of-n curves in this run")
+    n_boot, ci, seed = t.bootstrap
+    rows, flags, sides = [], [], {"bon_proxy": [], "bon_gold": []}
+    for size in size_order(ev):
+        for objective in daa_objectives(ev, t.specs):
+            daa = ev[(ev["model_size"] == size) & (ev["objective"] == objective)]
+            if daa.empty:
+                continue
+            got = {
+                c: matched_kl.compare(
+                    daa,
+                    ev[(ev["model_size"] == size) & (ev["objective"] == c)],
+                    t.samples,
+                    size,
+                    n_boot,
+                    ci,
+                    derive_seed(seed, "bon", size, objective, c),
+                )
+                for c in curves
+            }
+            proxy = got["bon_proxy"]
+            if proxy.n_matched:
+                flags.append(proxy.side == "below")
+            for c, m in got.items():
+                if m.n_matched:
+                    sides[c].append(m.side)
+            rows.append(
+                [
+                    size,
+                    objective,
+                    f"{proxy.n_matched} ({proxy.n_out_of_range} beyond)",
+                    *(
+                        cell
+                        for c in ("bon_proxy", "bon_gold")
+                        for cell in (
+                            (f"{fmt(got[c].diff)} [{fmt(got[c].low)}, {fmt(got[c].high)}]", got[c].side)
+                            if c in got
+                            else ("n/a", "n/a")
+                        )
+                    ),
+                ]
+            )
+    body = [
+        *table(
+            [
+                "size",
+                "objective",
+                "checkpoints matched",
+                "D vs proxy BoN [95% CI]",
+                "side",
+                "D vs gold BoN [95% CI]",
+                "side",
+            ],
+            rows,
+        ),
+        "",
+        *_curve_peaks(ev, t),
+    ]
+    counts = {c: {k: v.count(k) for k in ("below", "level", "above")} for c, v in sides.items()}
+    summary = (
+        f"{share(flags)} (size, objective) pairs below proxy best-of-n "
+        f"(level {counts['bon_proxy']['level']}, above {counts['bon_proxy']['above']}); "
+        f"below the gold envelope {counts['bon_gold']['below']}/{len(sides['bon_gold'])}"
+    )
+    return Finding("bon", claim, criterion, verdict(flags), summary, body)
+
+
+def _curve_peaks(ev: pd.DataFrame, t: Tables) -> list[str]:
+    """Per size: the proxy RM's held-out accuracy, and each curve's peak win rate and its √KL."""
+    rows = []
+    rm = t.reward_models
+    for size in size_order(ev):
+        acc = ""
+        if rm is not None and len(rm):
+            r = rm[rm["model_size"].astype(str) == size]
+            if len(r):
+                acc = f"{fmt(r['accuracy_noisy'].iloc[0])} / {fmt(r['accuracy_gold'].iloc[0])}"
+        for objective in [*daa_objectives(ev, t.specs), "temperature", *best_of_n_objectives(ev)]:
+            sub = ev[(ev["model_size"] == size) & (ev["objective"] == objective)]
+            if sub.empty:
+                continue
+            best = sub.sort_values(["win_rate", "policy"], ascending=[False, True], kind="stable").iloc[0]
+            rows.append(
+                [size, acc, objective, fmt(best["win_rate"]), fmt(best["sqrt_kl"]), str(best["policy"])]
+            )
+    return [
+        "Peak win rate of each curve and where it lies (proxy RM accuracy on the held-out pairs: "
+        "noisy labels / noiseless gold labels):",
+        "",
+        *table(["size", "proxy RM accuracy", "curve", "peak win rate", "at √KL", "policy"], rows),
+    ]
+
+
 # ----- document ----------------------------------------------------------------------------
 
 
@@ -641,10 +792,14 @@ def findings_markdown(
     fits: pd.DataFrame | None,
     toy_row: dict[str, Any] | None,
     specs: Specs,
+    **optional: Any,
 ) -> str:
-    """The findings document (markdown); ``specs``: the config's objectives (``objectives.specs``)."""
+    """The findings document (markdown); ``specs``: the config's objectives (``objectives.specs``).
+
+    ``optional``: the ``Tables`` fields ``samples``, ``reward_models`` and ``bootstrap``.
+    """
     ev = prepare(evaluations)
-    found = all_findings(Tables(ev, fits, toy_row, specs))
+    found = all_findings(Tables(ev, fits, toy_row, specs, **optional))
     judges = ", ".join(sorted(set(ev["judge"].astype(str)))) if "judge" in ev else "n/a"
     offset = ", ".join(sorted(set(fits["offset"].astype(str)))) if fits is not None and len(fits) else "n/a"
     lines = [

@@ -1,9 +1,11 @@
 """Scaling-law fits of win rate against d = sqrt(KL) (the forms of Gao, Schulman, Hilton 2022).
 
-One fit per (model_size, objective, form), for every DAA objective and, as a reference curve,
-for temperature-sharpened SFT. The points are every evaluated checkpoint of every beta
-(intermediate ones included) plus the SFT point at d = 0; d is ``sqrt_kl`` (the exact
-per-token KL estimate).
+One fit per (model_size, objective, form), for every DAA objective and, as reference curves,
+for temperature-sharpened SFT and the best-of-n curves (``bon_proxy``, ``bon_gold``: the
+classical over-optimisation Gao et al. fitted, which calibrates the functional-form test).
+The points are every evaluated checkpoint of every beta (intermediate ones included), or every
+temperature or n, plus the SFT point at d = 0; d is ``sqrt_kl`` (the exact per-token KL
+estimate; for best-of-n the exact KL over the distinct samples).
 
 Forms, both linear in (alpha, beta), so ordinary least squares is exact (d log d := 0 at d = 0):
 
@@ -41,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from overopt.analysis.tables import daa_objectives, prepare, size_order
+from overopt.analysis.tables import best_of_n_objectives, daa_objectives, prepare, size_order
 from overopt.core import bootstrap
 from overopt.core.io import read_jsonl
 from overopt.core.objectives import Specs
@@ -202,8 +204,10 @@ def fit_table(
         raise ValueError(f"fit.offset must be one of {OFFSETS}, not {offset!r}")
     n_boot = int(cfg_fit.get("bootstrap", 1000)) if samples else 0
     ci = float(cfg_fit.get("ci", 0.95))
-    names = daa_objectives(ev, objectives) + (
-        ["temperature"] if "temperature" in set(ev["objective"]) else []
+    names = (
+        daa_objectives(ev, objectives)
+        + (["temperature"] if "temperature" in set(ev["objective"]) else [])
+        + best_of_n_objectives(ev)
     )
     rows: list[dict[str, Any]] = []
     for size in size_order(ev):

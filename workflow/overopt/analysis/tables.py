@@ -2,7 +2,7 @@
 
 Sizes come in table order (config order: smallest first by convention). Objectives come in the
 order of ``overopt.core.objectives.order``: the paper's DPO, IPO, SLiC first (by loss type, from
-the config, not by name), then the others sorted, then the reference policies.
+the config, not by name), then the others sorted, then the reference policies and best-of-n.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pandas as pd
 
 from overopt.core import objectives as O
 
-REFERENCE_OBJECTIVES = ("sft", "temperature")  # the table's non-DAA policies
+REFERENCE_OBJECTIVES = ("sft", "temperature")  # SFT and SFT sharpened by temperature alone
+BEST_OF_N_OBJECTIVES = ("bon_proxy", "bon_gold")  # overopt.evaluate.best_of_n: classical over-optimisation
+NON_DAA = (*REFERENCE_OBJECTIVES, *BEST_OF_N_OBJECTIVES)  # the table's policies that are not DAA checkpoints
 
 
 def prepare(evaluations: pd.DataFrame) -> pd.DataFrame:
@@ -29,9 +31,9 @@ def size_order(evaluations: pd.DataFrame) -> list[str]:
 
 
 def objective_order(names: Iterable[str], objectives: O.Specs) -> list[str]:
-    """DAA objectives in ``objectives.order``, then SFT and temperature."""
+    """DAA objectives in ``objectives.order``, then SFT, temperature and best-of-n."""
     names = set(map(str, names))
-    tail = [n for n in REFERENCE_OBJECTIVES if n in names]
+    tail = [n for n in NON_DAA if n in names]
     unknown = sorted(names - set(tail) - set(objectives))
     if unknown:
         raise ValueError(f"objectives {unknown} of the evaluations table are not in the config's objectives")
@@ -39,8 +41,14 @@ def objective_order(names: Iterable[str], objectives: O.Specs) -> list[str]:
 
 
 def daa_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[str]:
-    """Every objective in the table except SFT and temperature-sharpened SFT."""
-    return [o for o in objective_order(evaluations["objective"], objectives) if o not in REFERENCE_OBJECTIVES]
+    """Every objective in the table except SFT, temperature-sharpened SFT and best-of-n."""
+    return [o for o in objective_order(evaluations["objective"], objectives) if o not in NON_DAA]
+
+
+def best_of_n_objectives(evaluations: pd.DataFrame) -> list[str]:
+    """The best-of-n curves in the table (proxy-selected, then gold-selected)."""
+    present = set(evaluations["objective"].astype(str))
+    return [o for o in BEST_OF_N_OBJECTIVES if o in present]
 
 
 def main_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[str]:

@@ -112,6 +112,20 @@ STAGES = (
     ),
 )
 
+# Proxy reward models and best-of-n curves (config `best_of_n`, synthetic task only): between the
+# DAA runs and the evaluation table, which lists the best-of-n policies.
+BEST_OF_N = Stage(
+    "best_of_n",
+    ("reward_models", "best_of_n"),
+    ("reward_model", "best_of_n", "reward_models"),
+    ("rules/best_of_n.smk",),
+    ("results/data", "results/models", "results/preferences"),
+    ("results/reward_models", "results/best_of_n", "results/tables/reward_models.csv"),
+    ("workflow/overopt/evaluate/judges",),
+    SIZES,
+)
+BEST_OF_N_OUTS = ("results/best_of_n", "results/tables/reward_models.csv")
+
 # The hub task (config/paper.yaml) has no tokenizer, candidates, preferences or SFT quality gate
 # rules (rules/data.smk, rules/sft.smk: `if SYNTHETIC`): its prepare_data writes the preference
 # pairs too.
@@ -132,7 +146,18 @@ HUB_STAGES = (
 
 def stages(cfg: dict[str, Any]) -> tuple[Stage, ...]:
     """The DVC stages of the study of ``cfg``."""
-    return STAGES if cfg["task"]["type"] == "synthetic" else HUB_STAGES
+    if cfg["task"]["type"] != "synthetic":
+        return HUB_STAGES
+    if "best_of_n" not in cfg:
+        return STAGES
+    out: list[Stage] = []
+    for stage in STAGES:
+        if stage.name == "evaluation":
+            out.append(BEST_OF_N)
+        if stage.name in {"evaluation", "report"}:  # the table and findings read the curves
+            stage = replace(stage, upstream=(*stage.upstream, *BEST_OF_N_OUTS))
+        out.append(stage)
+    return tuple(out)
 
 
 HEADER = """\

@@ -28,6 +28,8 @@ CPU_DEFAULTS = {
     "daa": (4000, 60),
     "sample": (3000, 30),
     "judge": (2000, 10),
+    "reward_model": (4000, 60),
+    "best_of_n": (4000, 30),
 }
 
 HUB_DEFAULTS = {

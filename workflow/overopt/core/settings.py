@@ -41,8 +41,6 @@ MODEL = tuple(
 )
 
 
-
-
 def _sft_quality(cfg: Mapping[str, Any]) -> tuple[str, ...]:
     """The gate's thresholds and its sample: its own keys, else the evaluation's."""
     gate = cfg.get("sft", {}).get("quality_gate", {})
@@ -94,10 +92,20 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
     "daa": _daa,
     "sample": (*EVALUATION, "evaluation.heldout_pairs"),
     "judge": ("evaluation.bootstrap", "evaluation.ci", "judge"),
+    "reward_model": ("threads", "reward_model", "models.{size}.reward_model", "evaluation.heldout_pairs"),
+    "best_of_n": (
+        "threads",
+        *(k for k in EVALUATION if k != "evaluation.seed"),  # its own seed: best_of_n.seed
+        "evaluation.bootstrap",
+        "evaluation.ci",
+        "best_of_n",
+        "judge",
+    ),
+    "reward_models": (),
     "collect": ("evaluation.bootstrap", "evaluation.ci"),
     "fit": ("fit", *OBJECTIVE_SPECS),
     "figures": OBJECTIVE_SPECS,
-    "findings": OBJECTIVE_SPECS,
+    "findings": (*OBJECTIVE_SPECS, "evaluation.bootstrap", "evaluation.ci"),
     "toy_mdp": ("toy_mdp",),
     "provenance": (),
 }

@@ -18,6 +18,7 @@ COLUMNS = [
     "step",
     "epoch_fraction",
     "temperature",
+    "n",
     "kl",
     "kl_exact",
     "sqrt_kl",

@@ -1,0 +1,71 @@
+rule reward_model:
+    input:
+        model="results/models/{size}/sft",
+        pairs=f"{PREF}/preferences.jsonl",
+        heldout=f"{PREF}/heldout_preferences.jsonl",
+        gate=quality_gate,
+    output:
+        model=directory("results/reward_models/{size}/model"),
+        accuracy="results/reward_models/{size}/accuracy.json",
+        history="results/reward_models/{size}/history.csv",
+    log:
+        "logs/reward_model/{size}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: THREADS
+    resources:
+        **resources_of("reward_model"),
+    params:
+        settings=settings_of("reward_model"),
+        code=code_of("reward_model"),
+    script:
+        "../workflow/scripts/reward_model.py"
+
+
+rule best_of_n:
+    input:
+        ref="results/models/{size}/sft",
+        reward_model="results/reward_models/{size}/model",
+        accuracy="results/reward_models/{size}/accuracy.json",
+        eval=f"{DATA}/eval.jsonl",
+    output:
+        scored="results/best_of_n/{size}/scored.jsonl",
+        samples=[f"results/best_of_n/{{size}}/{p}/samples.jsonl" for p in BON_POLICIES],
+        metrics=[f"results/best_of_n/{{size}}/{p}/metrics.json" for p in BON_POLICIES],
+    log:
+        "logs/best_of_n/{size}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: THREADS
+    resources:
+        **resources_of("best_of_n"),
+    params:
+        settings=settings_of("best_of_n"),
+        code=code_of("best_of_n", judge=True),
+        cache_dir=JUDGE_CACHE,
+    script:
+        "../workflow/scripts/best_of_n.py"
+
+
+rule reward_models:
+    input:
+        [f"results/reward_models/{s}/accuracy.json" for s in SIZES],
+    output:
+        report(
+            "results/tables/reward_models.csv",
+            caption="../workflow/report/reward_models.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/reward_models.log",
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        settings=settings_of("reward_models"),
+        code=code_of("reward_models"),
+    script:
+        "../workflow/scripts/reward_models.py"

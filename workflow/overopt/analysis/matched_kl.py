@@ -1,0 +1,85 @@
+"""DAA checkpoints against a best-of-n curve at matched sqrt(KL), paired over prompts.
+
+For a (size, DAA objective), the matched checkpoints are those whose sqrt(KL) lies within the
+curve's range (0 < d <= the curve's largest d). At each one's d, the curve's win rate is read by
+linear interpolation between its two neighbouring n, and so is every prompt's value (the same
+weights), so the difference is a mean of per-prompt differences on the same prompts:
+
+    D = mean over prompts of [ mean over matched checkpoints of (win_c(p) - curve_p(d_c)) ].
+
+Both sides are win probabilities against the same reference summaries, so the SFT baseline
+cancels. The CI resamples prompts (a seeded percentile bootstrap). D < 0 with the CI below 0:
+the DAA lies below the curve at the KL it spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from overopt.core import bootstrap
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Matched:
+    """One (size, objective) against one curve."""
+
+    n_matched: int
+    n_out_of_range: int
+    diff: float
+    low: float
+    high: float
+
+    @property
+    def side(self) -> str:
+        """``above`` / ``below`` when the CI excludes 0, else ``level``; ``n/a`` without a match."""
+        if self.n_matched == 0 or not np.isfinite(self.diff):
+            return "n/a"
+        if self.low > 0:
+            return "above"
+        if self.high < 0:
+            return "below"
+        return "level"
+
+
+def interpolation(curve_d: np.ndarray, d: float) -> tuple[int, int, float]:
+    """Indices (i, j) of ``curve_d`` (ascending) around ``d`` and the weight of j."""
+    j = int(np.searchsorted(curve_d, d, side="left"))
+    if j == 0:
+        return 0, 0, 0.0
+    i = j - 1
+    span = curve_d[j] - curve_d[i]
+    return i, j, float((d - curve_d[i]) / span) if span > 0 else 1.0
+
+
+def compare(
+    daa: pd.DataFrame,
+    curve: pd.DataFrame,
+    samples: dict[Key, np.ndarray],
+    size: str,
+    n_boot: int,
+    ci: float,
+    seed: int,
+) -> Matched:
+    """``daa``: one objective's rows at ``size``; ``curve``: the best-of-n rows of that size."""
+    curve = curve.sort_values("sqrt_kl", kind="stable")
+    curve_d = curve["sqrt_kl"].to_numpy(dtype=float)
+    if len(curve_d) == 0:
+        return Matched(0, len(daa), np.nan, np.nan, np.nan)
+    d_max = float(curve_d[-1])
+    in_range = daa[(daa["sqrt_kl"] > 0) & (daa["sqrt_kl"] <= d_max)].sort_values("policy", kind="stable")
+    if in_range.empty:
+        return Matched(0, len(daa), np.nan, np.nan, np.nan)
+    curve_wins = [samples[(size, str(p))] for p in curve["policy"]]
+    per_prompt = np.zeros_like(curve_wins[0])
+    for _, row in in_range.iterrows():
+        i, j, w = interpolation(curve_d, float(row["sqrt_kl"]))
+        at_d = (1 - w) * curve_wins[i] + w * curve_wins[j]
+        per_prompt += samples[(size, str(row["policy"]))] - at_d
+    per_prompt /= len(in_range)
+    low, high = bootstrap.mean_ci(per_prompt, n_boot, ci, seed)
+    return Matched(len(in_range), len(daa) - len(in_range), float(per_prompt.mean()), low, high)

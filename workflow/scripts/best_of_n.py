@@ -1,0 +1,39 @@
+"""Snakemake entry: rule best_of_n (a size's best-of-n curves: proxy-selected and gold-selected)."""
+
+from overopt.core import smk
+from overopt.core.io import read_json, read_jsonl, write_json, write_jsonl
+from overopt.core.runtime import derive_seed
+from overopt.evaluate.best_of_n_sampling import curves, sample_scored
+from overopt.evaluate.judges import make_judge
+
+size = snakemake.wildcards.size
+with smk.job(snakemake, seed_parts=(size,)):
+    cfg = snakemake.config
+    ev, bon = cfg["evaluation"], cfg["best_of_n"]
+    seed = int(cfg["seed"])  # the bootstrap's seed, as for every other policy
+    judge = make_judge(cfg["judge"], seed=seed, cache_dir=snakemake.params.cache_dir)
+    scored = sample_scored(
+        sft_dir=snakemake.input.ref,
+        reward_model_dir=snakemake.input.reward_model,
+        posts=read_jsonl(snakemake.input.eval)[: ev["n_prompts"]],
+        judge=judge,
+        ev=ev,
+        n_max=int(bon["n_max"]),
+        seed=derive_seed(int(bon["seed"]), "best_of_n", size),
+    )
+    write_jsonl(snakemake.output.scored, scored)
+    points = curves(
+        scored,
+        size=size,
+        n_max=int(bon["n_max"]),
+        ev=ev,
+        seed=seed,
+        judge_name=getattr(judge, "name", cfg["judge"]["type"]),
+        temperature=float(ev["temperature"]),
+        rm_accuracy=read_json(snakemake.input.accuracy)["accuracy_noisy"],
+    )
+    outputs = zip(snakemake.output.samples, snakemake.output.metrics, points, strict=True)
+    for samples_path, metrics_path, (policy, rows, metrics) in outputs:
+        write_jsonl(samples_path, rows)
+        write_json(metrics_path, metrics)
+        print(policy, {k: round(metrics[k], 4) for k in ("win_rate", "kl", "kl_exact", "mean_length")})
