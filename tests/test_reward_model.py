@@ -108,3 +108,26 @@ def test_findings_compare_the_daas_with_best_of_n(smoke_dir: Path):
     assert "## Beyond the paper: DAA against best-of-n:" in text
     assert "| size | objective | checkpoints matched | D vs proxy BoN [95% CI] |" in text
     assert "calibration on the best-of-n curves" in text
+
+
+def test_the_reward_model_judge_scores_with_a_proxy_reward_model(smoke_dir: Path):
+    """config `judge: {type: reward_model, model: results/reward_models/<size>/model, text: concat}`
+    judges with the proxy: P(chosen beats rejected) > 0.5 on exactly the pairs it ranks right."""
+    from overopt.evaluate.judges import JudgeItem, make_judge
+    from overopt.lm.reward import load_reward_model, score
+    from overopt.lm.tokenizer import load_tokenizer
+
+    results = smoke_dir / "results"
+    path = str(results / "reward_models" / SIZES[-1] / "model")
+    judge = make_judge({"type": "reward_model", "model": path, "text": "concat", "max_length": 64}, seed=0)
+    pairs = read_jsonl(results / "preferences" / "heldout_preferences.jsonl")[:16]
+    verdicts = judge.judge(
+        [JudgeItem(key=p["id"], post=p["prompt"], a=p["chosen"], b=p["rejected"]) for p in pairs]
+    )
+    model, tok = load_reward_model(path), load_tokenizer(path)
+    prompts = [p["prompt"] for p in pairs]
+    diff = score(model, tok, prompts, [p["chosen"] for p in pairs]) - score(
+        model, tok, prompts, [p["rejected"] for p in pairs]
+    )
+    assert [v.prob_a > 0.5 for v in verdicts] == list(diff > 0)
+    assert [v.prob_a for v in verdicts] == pytest.approx(1 / (1 + np.exp(-diff)), abs=1e-5)

@@ -12,7 +12,8 @@ from overopt.evaluate.judges.base import JudgeItem, Verdict
 if TYPE_CHECKING:  # imported where used: registering the judge must stay cheap
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-CONFIG_KEYS = {"type", "model", "revision", "batch_size", "max_length", "device", "dtype"}
+CONFIG_KEYS = {"type", "model", "revision", "batch_size", "max_length", "device", "dtype", "text"}
+TEXTS = ("pair", "concat")  # (post, summary) as a tokenizer text pair, or post + summary + eos as one text
 
 
 @register_judge("reward_model")
@@ -20,7 +21,9 @@ class RewardModelJudge:
     """Scores (post, summary) as a text pair with a one-label sequence-classification model.
 
     Padding is on the right, so a causal model's scored (last real) token keeps its positions,
-    and truncation (longest first) cuts the post before the summary.
+    and truncation (longest first) cuts the post before the summary. ``text="concat"`` scores
+    ``post + summary + eos`` as one text instead, as TRL's ``RewardTrainer`` trains on a
+    prompt/completion row (the reward_model rule's proxy models; truncation then keeps the start).
     """
 
     def __init__(
@@ -31,7 +34,10 @@ class RewardModelJudge:
         batch_size: int = 16,
         max_length: int = 512,
         name: str = "reward_model",
+        text: str = "pair",
     ) -> None:
+        if text not in TEXTS:
+            raise ValueError(f"judge (reward_model): text must be one of {TEXTS}, not {text!r}")
         if model.config.num_labels != 1:
             raise ValueError(f"reward model must have num_labels=1, got {model.config.num_labels}")
         tokenizer.padding_side = "right"
@@ -44,6 +50,7 @@ class RewardModelJudge:
         self.batch_size = int(batch_size)
         self.max_length = int(max_length)
         self.name = name
+        self.text = text
 
     CONFIG_KEYS = frozenset(CONFIG_KEYS)
     REQUIRED_KEYS = ("model",)
@@ -76,6 +83,7 @@ class RewardModelJudge:
             batch_size=int(cfg.get("batch_size", 16)),
             max_length=int(cfg.get("max_length", 512)),
             name=f"reward_model:{path}",
+            text=str(cfg.get("text", "pair")),
         )
 
     def score(self, posts: Sequence[str], summaries: Sequence[str]) -> list[float]:
@@ -85,14 +93,26 @@ class RewardModelJudge:
         scores: list[float] = []
         device = self.model.device
         for start in range(0, len(posts), self.batch_size):
-            enc = self.tokenizer(
-                list(posts[start : start + self.batch_size]),
-                list(summaries[start : start + self.batch_size]),
-                padding=True,
-                truncation="longest_first",
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(device)
+            batch_posts = list(posts[start : start + self.batch_size])
+            batch_summaries = list(summaries[start : start + self.batch_size])
+            if self.text == "concat":
+                eos = self.tokenizer.eos_token
+                texts = [
+                    p + s if (p + s).endswith(eos) else p + s + eos
+                    for p, s in zip(batch_posts, batch_summaries, strict=True)
+                ]
+                enc = self.tokenizer(
+                    texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                ).to(device)
+            else:
+                enc = self.tokenizer(
+                    batch_posts,
+                    batch_summaries,
+                    padding=True,
+                    truncation="longest_first",
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(device)
             with torch.no_grad():
                 logits = self.model(**enc).logits
             scores.extend(logits[:, 0].float().cpu().tolist())
