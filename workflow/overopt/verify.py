@@ -176,7 +176,7 @@ def verify(root: Path, config: str | Path, records: Path = RECORDS) -> int:
     stages = compare_bytes(rec["artifacts"], current)
     print(f"{len(rec['artifacts'])} recorded artifacts ({path.name}), {len(current)} here")
     differ_any = False
-    for stage in [s.name for s in STAGES] + ["other"]:
+    for stage in [s.name for s in (*STAGES, BEST_OF_N)] + ["other"]:
         if stage not in stages:
             continue
         kinds = stages[stage]

@@ -264,7 +264,11 @@ def daa_vs_best_of_n(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs
         ax.set_title(f"size {size}")
         ax.set_xlabel(SQRT_KL)
     axes[0].set_ylabel("win rate vs reference")
-    axes[0].legend(loc="best", fontsize=6)
+    handles = {}  # every panel's entries once (an objective may run at some sizes only)
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    axes[0].legend(handles.values(), handles.keys(), loc="best", fontsize=6)
     return fig
 
 
