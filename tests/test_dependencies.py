@@ -20,6 +20,7 @@ from overopt.core import settings as S
 
 DOWNSTREAM = {"collect": 1, "fit": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
 JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)
+BEST_OF_N = {"best_of_n": 2}  # one job per size: it samples and judges its curves in one job
 
 
 def edited(work: Path, change) -> Path:
@@ -36,16 +37,17 @@ EDITS = {
         lambda c: c["daa"].update(learning_rate=2.0e-3),
         {"daa": 7, "sample": 7, "judge": 7, **DOWNSTREAM},
     ),
-    # a sampling setting: every evaluation, no retraining (the SFT quality gate, which the
-    # sweep waits for, samples with its own settings: sft.quality_gate)
+    # a sampling setting: every evaluation and best-of-n curve, no retraining (the SFT quality
+    # gate, which the sweep waits for, samples with its own settings: sft.quality_gate)
     "evaluation.max_new_tokens": (
         lambda c: c["evaluation"].update(max_new_tokens=12),
-        {"sample": 9, **JUDGING, **DOWNSTREAM},
+        {"sample": 9, **JUDGING, **BEST_OF_N, **DOWNSTREAM},
     ),
-    # a judge setting: judging only, no sampling
+    # a judge setting: judging only (and the best-of-n jobs, which judge their own samples), no
+    # sampling of the evaluated policies, no reward model
     "judge.tau": (
         lambda c: c["judge"].update(tau=0.5),
-        {**JUDGING, **DOWNSTREAM},
+        {**JUDGING, **BEST_OF_N, **DOWNSTREAM},
     ),
     # a fit setting: the fits and what is built from them
     "fit.bootstrap": (
@@ -81,7 +83,7 @@ def test_a_judge_code_edit_plans_judging_only(smoke_dir: Path, tmp_path: Path) -
     assert plan(study, project=project) == {}  # the project moved too: still nothing to do
     judge = project / "workflow" / "overopt" / "evaluate" / "judges" / "gold.py"
     judge.write_text(judge.read_text() + "\n\ndef _unused() -> float:\n    return 0.0\n")
-    assert plan(study, project=project) == {**JUDGING, **DOWNSTREAM}
+    assert plan(study, project=project) == {**JUDGING, **BEST_OF_N, **DOWNSTREAM}
 
 
 def test_code_params_follow_the_imports_transitively(tmp_path: Path) -> None:
