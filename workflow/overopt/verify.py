@@ -31,6 +31,7 @@ from overopt.core import numerics
 from overopt.core.dvc_stages import BEST_OF_N, REPO, STAGES, outputs
 from overopt.core.io import write_json
 
+SYNTHETIC_STAGES = (*STAGES, BEST_OF_N)  # every stage a synthetic study's artifacts can belong to
 RUN_SPECIFIC = ("git_commit",)  # manifest fields that name the run, not the result
 SKIPPED_PARTS = {".state", ".scratch"}  # resume state and scratch space, not results
 Z_AGREE = 1.96
@@ -72,7 +73,7 @@ def artifact_digests(root: Path) -> dict[str, str]:
 
 def stage_of(path: str) -> str:
     """The DVC stage whose outputs hold ``path`` (``dvc.yaml``), else ``other``."""
-    for stage in (*STAGES, BEST_OF_N):
+    for stage in SYNTHETIC_STAGES:
         if any(path == out or path.startswith(f"{out}/") for out in outputs(stage)):
             return stage.name
     return "other"
@@ -176,7 +177,7 @@ def verify(root: Path, config: str | Path, records: Path = RECORDS) -> int:
     stages = compare_bytes(rec["artifacts"], current)
     print(f"{len(rec['artifacts'])} recorded artifacts ({path.name}), {len(current)} here")
     differ_any = False
-    for stage in [s.name for s in (*STAGES, BEST_OF_N)] + ["other"]:
+    for stage in [s.name for s in SYNTHETIC_STAGES] + ["other"]:
         if stage not in stages:
             continue
         kinds = stages[stage]

@@ -29,7 +29,6 @@ with smk.job(snakemake, seed_parts=(size,)):
         ev=ev,
         seed=seed,
         judge_name=getattr(judge, "name", cfg["judge"]["type"]),
-        temperature=float(ev["temperature"]),
         rm_accuracy=read_json(snakemake.input.accuracy)["accuracy_noisy"],
     )
     outputs = zip(snakemake.output.samples, snakemake.output.metrics, points, strict=True)

@@ -20,6 +20,5 @@ with smk.job(snakemake, seed_parts=(size,)) as seed:
         scratch_dir=f"results/.scratch/reward_model/{size}",
     )
     runtime_s = info.pop("train_runtime_s")  # timings stay in the log
-    info.pop("out_dir")
     write_json(snakemake.output.accuracy, {"model_size": size, **info})
     print(info, f"train_runtime_s={runtime_s:.1f}")

@@ -124,7 +124,9 @@ def _fit_curve(ax: Axes, fits: pd.DataFrame, size: str, objective: str, color: s
     ax.plot(d, predict(form, r["coef_alpha"], r["coef_beta"], d, r["intercept"]), ls=":", color=color, lw=1.2)
 
 
-def _bon_curves(ax: Axes, ev: pd.DataFrame, size: str, color: str, label: bool = False) -> None:
+def _bon_curves(
+    ax: Axes, ev: pd.DataFrame, size: str, color: str, lw: float = 1.0, label: bool = False
+) -> None:
     """A size's best-of-n curves (n = 1 ... n_max) as lines: dashed proxy-selected, dash-dot gold."""
     for objective in best_of_n_objectives(ev):
         rows = _rows(ev, size, objective)
@@ -133,7 +135,7 @@ def _bon_curves(ax: Axes, ev: pd.DataFrame, size: str, color: str, label: bool =
                 rows["sqrt_kl"],
                 rows["win_rate"],
                 ls=BON_STYLES[objective],
-                lw=1.0,
+                lw=lw,
                 color=color,
                 label=BON_LABELS[objective] if label else None,
             )
@@ -247,16 +249,7 @@ def daa_vs_best_of_n(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs
                 alpha=0.12,
                 lw=0,
             )
-        for objective in best_of_n_objectives(ev):
-            rows = _rows(ev, size, objective)
-            ax.plot(
-                rows["sqrt_kl"],
-                rows["win_rate"],
-                ls=BON_STYLES[objective],
-                color="black",
-                lw=1.2,
-                label=BON_LABELS[objective],
-            )
+        _bon_curves(ax, ev, size, "black", lw=1.2, label=True)
         _win_points(
             ax, _rows(ev, size, "temperature"), color=TEMPERATURE_COLOR, marker="x", label="temperature SFT"
         )

@@ -94,8 +94,12 @@ def group_win_probs(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
 
 def expected_best(values: np.ndarray, scores: np.ndarray, n: int) -> float:
     """E[value of the highest-scoring sample among n drawn without replacement] (ties: uniform)."""
+    return _expected(values, *group_win_probs(scores, n))
+
+
+def _expected(values: np.ndarray, probs: np.ndarray, inverse: np.ndarray) -> float:
+    """The mean value of each score group, weighted by its probability of holding the best."""
     values = np.asarray(values, dtype=np.float64)
-    probs, inverse = group_win_probs(scores, n)
     group_means = np.bincount(inverse, weights=values) / np.bincount(inverse)
     return float(np.dot(probs, group_means))
 
@@ -129,11 +133,12 @@ def per_prompt(
     n: int,
 ) -> dict[str, float]:
     """One prompt's best-of-n row for a selector's ``scores``."""
+    probs, inverse = group_win_probs(scores, n)  # shared by every value of the selected sample
     return {
-        "judge_prob_win": expected_best(win, scores, n),
-        "gold_reward": expected_best(gold_reward, scores, n),
-        "n_tokens": expected_best(n_tokens, scores, n),
-        "finished": expected_best(finished, scores, n),
+        "judge_prob_win": _expected(win, probs, inverse),
+        "gold_reward": _expected(gold_reward, probs, inverse),
+        "n_tokens": _expected(n_tokens, probs, inverse),
+        "finished": _expected(finished, probs, inverse),
         "kl": kl_analytic(n),
         "kl_exact": kl_exact(outcomes, scores, n),
     }

@@ -129,7 +129,6 @@ def curves(
     ev: dict[str, Any],
     seed: int,
     judge_name: str,
-    temperature: float,
     rm_accuracy: float,
 ) -> list[tuple[str, list[dict[str, Any]], dict[str, Any]]]:
     """(policy, per-prompt rows, metrics) for every best-of-n policy of a size, in table order."""
@@ -144,7 +143,7 @@ def curves(
                 "beta": None,
                 "step": None,
                 "epoch_fraction": None,
-                "temperature": temperature,
+                "temperature": float(ev["temperature"]),
                 "n": n,
                 "policy": policy,
                 **curve_metrics(rows, ev, derive_seed(seed, "bootstrap")),

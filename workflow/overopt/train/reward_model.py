@@ -10,7 +10,6 @@ with plain ``transformers`` (``overopt.lm.reward.load_reward_model``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,5 +115,4 @@ def train_reward_model(
         "steps": int(trainer.state.global_step),
         "train_loss": float(result.training_loss),
         "train_runtime_s": float(result.metrics.get("train_runtime", float("nan"))),
-        "out_dir": str(Path(out_dir)),
     }

@@ -96,11 +96,10 @@ class RewardModelJudge:
             batch_posts = list(posts[start : start + self.batch_size])
             batch_summaries = list(summaries[start : start + self.batch_size])
             if self.text == "concat":
+                from overopt.lm.reward import reward_text  # torch and transformers: not at registration
+
                 eos = self.tokenizer.eos_token
-                texts = [
-                    p + s if (p + s).endswith(eos) else p + s + eos
-                    for p, s in zip(batch_posts, batch_summaries, strict=True)
-                ]
+                texts = [reward_text(p, s, eos) for p, s in zip(batch_posts, batch_summaries, strict=True)]
                 enc = self.tokenizer(
                     texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
                 ).to(device)
