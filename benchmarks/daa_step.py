@@ -1,10 +1,11 @@
 """DAA training speed, measured as ratios in one run (so the machine's speed cancels out).
 
-(a) the workflow's DAA training step (TRL DPOTrainer via overopt.train.daa) against a minimal
-    hand-written PyTorch DPO step on the same model and the same batches;
+(a) the workflow's DAA training step (TRL DPOTrainer via overopt.train.daa, each pair packed so
+    its prompt is computed once) against a minimal hand-written PyTorch DPO step on the same model
+    and the same batches, which computes every pair as two rows;
 (b) a sweep of several betas with the shared reference log-probs (one precompute per size)
     against each run doing TRL's own precompute;
-(c) achieved FLOP/s of a DAA step against a large fp32 matrix multiply on this machine.
+(c) achieved FLOP/s of a DAA step (on the tokens it computes) against a large fp32 matrix multiply.
 
 Usage: python benchmarks/daa_step.py [--config config/config.yaml] [--size m] [--threads 1]
 Self-contained: a randomly initialised model of the configured architecture and synthetic pairs.
@@ -156,11 +157,15 @@ def main() -> None:
             fresh(), tok, pairs, ref, opts, 0.1, f"{tmp}/a", max_steps=a.steps, callbacks=[timer]
         )
         loader = tr.get_train_dataloader()
-        batches, ref_batches, tokens = [], [], []
+        batches, ref_batches, tokens, packed = [], [], [], []
         for b in loader:
             batches.append(b)
             ref_batches.append((b["ref_chosen_logps"], b["ref_rejected_logps"]))
             tokens.append(int(b["attention_mask"].sum()))
+            half = b["attention_mask"].size(0) // 2  # packed: each rejected row's prompt is not recomputed
+            packed.append(
+                tokens[-1] - int((b["attention_mask"][half:] * (1 - b["completion_mask"][half:])).sum())
+            )
             if len(batches) == 8:
                 break
         tr.train()
@@ -183,11 +188,12 @@ def main() -> None:
             ).train()
         per_run = time.perf_counter() - t0
 
-    # (c) achieved FLOP/s: 6 x parameters x tokens (forward + backward of chosen and rejected)
-    step_flops = 6 * n_params * statistics.mean(tokens)
+    # (c) achieved FLOP/s: 6 x parameters x tokens computed (forward + backward of the packed pairs)
+    step_flops = 6 * n_params * statistics.mean(packed)
     peak = matmul_flops()
     print(
-        f"size {size}: {n_params:,} parameters, {statistics.mean(tokens):.0f} tokens a step, "
+        f"size {size}: {n_params:,} parameters, {statistics.mean(tokens):.0f} tokens a step unpacked, "
+        f"{statistics.mean(packed):.0f} packed, "
         f"{a.threads} thread(s)"
     )
     print(

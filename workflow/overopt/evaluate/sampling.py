@@ -21,8 +21,8 @@ import numpy as np
 
 from overopt.evaluate.metrics import implicit_accuracy
 from overopt.lm.models import load_model
-from overopt.lm.sampling import SampleConfig, sample
-from overopt.lm.scoring import sequence_logps
+from overopt.lm.sampling import Prefills, SampleConfig, sample
+from overopt.lm.scoring import pair_logps as scored_pairs
 from overopt.lm.tokenizer import load_tokenizer
 
 
@@ -55,10 +55,11 @@ def sample_policies(
     ref = load_model(ref_dir)
     prompts = [p["prompt"] for p in posts]
     ref_pairs: tuple[np.ndarray, np.ndarray] | None = None
+    prefills = Prefills()
     out = []
     for spec in policies:
         policy = ref if spec["model_dir"] == ref_dir else load_model(spec["model_dir"])
-        samples = sample(policy, tokenizer, prompts, sample_config(ev, spec["temperature"]), reference=ref)
+        samples = sample(policy, tokenizer, prompts, sample_config(ev, spec["temperature"]), ref, prefills)
         rows = [
             {
                 "prompt_id": p["id"],
@@ -88,8 +89,8 @@ def pair_logps(
     """Summed log-probs of each held-out pair's chosen and rejected completion under ``model``."""
     prompts = [p["prompt"] for p in pairs]
     bs = int(ev.get("batch_size", 256))
-    chosen = sequence_logps(model, tokenizer, prompts, [p["chosen"] for p in pairs], bs)
-    rejected = sequence_logps(model, tokenizer, prompts, [p["rejected"] for p in pairs], bs)
+    chosen = [p["chosen"] for p in pairs]
+    chosen, rejected = scored_pairs(model, tokenizer, prompts, chosen, [p["rejected"] for p in pairs], bs)
     return np.array(chosen), np.array(rejected)
 
 

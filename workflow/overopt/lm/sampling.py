@@ -4,11 +4,14 @@ The policy and the reference are stepped in lockstep, each with its own cache, s
 sampled token gets, at no extra cost, its log-probability under both and the exact
 full-vocabulary KL(pi(.|x, y<t) || ref(.|x, y<t)) at that position. Sampling uses a
 ``torch.Generator`` seeded per batch, so results do not depend on any global RNG state.
-No top-k / top-p unless asked for: they truncate pi and bias KL estimates.
+No top-k / top-p unless asked for: they truncate pi and bias KL estimates. A prompt repeated
+within a batch (best-of-n samples each prompt n times) is prefilled once, and the reference's
+prompt prefill can be kept (``Prefills``) for every policy sampled against it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -63,6 +66,38 @@ def _step(model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor, cache, 
     return out.logits[:, -1, :].float(), out.cache
 
 
+def _prefill(model: PreTrainedModel, ids: torch.Tensor, mask: torch.Tensor):
+    """``_step`` over the prompts, each distinct (left-padded) prompt row computed once."""
+    distinct, inverse = torch.unique(ids, dim=0, return_inverse=True)
+    if distinct.size(0) == ids.size(0):
+        return _step(model, ids, mask, None, 0)
+    rows = torch.empty(distinct.size(0), dtype=torch.long, device=ids.device)
+    rows[inverse] = torch.arange(ids.size(0), device=ids.device)  # one batch row of each distinct prompt
+    logits, cache = _step(model, ids[rows], mask[rows], None, 0)
+    cache.reorder_cache(inverse)  # back to one row per batch row
+    return logits[inverse], cache
+
+
+class Prefills:
+    """A reference model's prompt prefill per batch, computed once and handed out as copies.
+
+    Every policy of an evaluation group is sampled on the same prompts in the same batches
+    against the same reference, so the reference's prefill is the same each time: keeping it
+    saves one prefill per policy and changes no byte.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, object]] = {}
+
+    def get(self, model: PreTrainedModel, batch: int, ids: torch.Tensor, mask: torch.Tensor):
+        """The prefill of ``ids`` for ``batch``, computed on first use."""
+        kept = self._kept.get(batch)
+        if kept is None or not (torch.equal(kept[0], ids) and torch.equal(kept[1], mask)):
+            kept = (ids, mask, *_prefill(model, ids, mask))
+            self._kept[batch] = kept
+        return kept[2], copy.deepcopy(kept[3])
+
+
 def batches(items: Sequence, size: int) -> Iterator[tuple[int, Sequence]]:
     """``(batch_index, chunk)`` pairs."""
     for b, i in enumerate(range(0, len(items), size)):
@@ -76,8 +111,12 @@ def sample(
     prompts: Sequence[str],
     cfg: SampleConfig,
     reference: PreTrainedModel | None = None,
+    prefills: Prefills | None = None,
 ) -> list[Sample]:
-    """One sample per prompt. Without ``reference`` (or with the policy itself), ref = policy at T = 1."""
+    """One sample per prompt. Without ``reference`` (or with the policy itself), ref = policy at T = 1.
+
+    ``prefills`` keeps the reference's prompt prefill across calls with the same prompts.
+    """
     policy.eval()
     ref = None if reference is None or reference is policy else reference.eval()
     device = next(policy.parameters()).device
@@ -94,8 +133,11 @@ def sample(
         lp_ref = torch.zeros_like(lp_pol)
         kl = torch.zeros_like(lp_pol)
         steps: list[torch.Tensor] = []
-        logits, cache = _step(policy, ids, mask, None, 0)
-        ref_logits, ref_cache = _step(ref, ids, mask, None, 0) if ref is not None else (None, None)
+        logits, cache = _prefill(policy, ids, mask)
+        ref_logits, ref_cache = None, None
+        if ref is not None:
+            first = prefills.get if prefills is not None else lambda m, _b, i, k: _prefill(m, i, k)
+            ref_logits, ref_cache = first(ref, b, ids, mask)
         for t in range(cfg.max_new_tokens):
             pol_logp = F.log_softmax(_filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p), -1)
             base_logp = F.log_softmax(ref_logits if ref is not None else logits, -1)

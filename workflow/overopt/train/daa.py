@@ -3,6 +3,8 @@
 Differences from a plain ``DPOTrainer`` run, each a small hook:
 - a custom loss type (``overopt.core.objectives.custom_loss``) replaces TRL's loss by its formula
   on the summed margin h, from the same forward pass; TRL's metrics are logged as usual;
+- each pair is one packed row, its prompt computed once (``overopt.train.shared_prompt``), for the
+  reference log-probs and in training alike;
 - reference log-probs come precomputed from the ``ref_logps`` rule, shared by every objective
   and beta of a model size (TRL's own precompute is kept for that rule and the benchmark);
 - R-DPO's length margin alpha (|y_w| - |y_l|) is added to beta * h by shifting the reference
@@ -39,6 +41,7 @@ from overopt.lm.models import load_model
 from overopt.lm.tokenizer import load_tokenizer
 from overopt.train.arguments import training_args, write_history
 from overopt.train.checkpointing import SafeCheckpointMixin
+from overopt.train.shared_prompt import share_prompts
 from overopt.train.trl_tuning import fit_fused_head_to_vocab
 
 STATE_KEY = "settings.sha256"  # in the state directory: the settings and code it belongs to
@@ -65,6 +68,12 @@ class DAATrainer(SafeCheckpointMixin, DPOTrainer):
         self.length_alpha = float(length_alpha)
         self.custom_loss = custom_loss
         super().__init__(*args, **kwargs)
+        self._share_prompts()
+
+    def _share_prompts(self) -> None:
+        # TRL's fused head (patched in by DPOTrainer.__init__) computes these fields for its metrics
+        outputs = ("log_probs", "entropy", "mean_logits", "is_top1")
+        share_prompts(self.model, outputs + (("log_sum_sq_probs",) if self.use_weighting else ()))
 
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
         # TRL tokenizes pair by pair through `datasets.map`: ~8 s for 8,000 pairs, more than a tiny
@@ -83,6 +92,7 @@ class DAATrainer(SafeCheckpointMixin, DPOTrainer):
         # Columns from the ref_logps rule are used as they are; without them, TRL computes its own.
         if {"ref_chosen_logps", "ref_rejected_logps"} <= set(dataset.column_names):
             return dataset
+        self._share_prompts()  # DPOTrainer.__init__ precomputes before it returns
         return super()._precompute_ref_logps(dataset, name, batch_size)
 
     def _compute_loss(self, model, inputs, return_outputs):

@@ -22,11 +22,17 @@ from overopt.lm.reward import reward_text, score
 from overopt.lm.tokenizer import load_tokenizer
 from overopt.train.arguments import training_args, write_history
 from overopt.train.checkpointing import SafeCheckpointMixin
+from overopt.train.shared_prompt import share_reward_prefixes
 from overopt.train.trl_tuning import fit_fused_head_to_vocab
 
 
 class SafeRewardTrainer(SafeCheckpointMixin, RewardTrainer):
-    """``RewardTrainer`` whose checkpoints hold safetensors and JSON only."""
+    """``RewardTrainer`` whose checkpoints hold safetensors and JSON only, and whose pairs are
+    scored packed, each common prefix once (``overopt.train.shared_prompt``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        share_reward_prefixes(self.model)
 
 
 def tokenize_pairs(pairs: list[dict[str, Any]], tokenizer) -> Dataset:
