@@ -16,6 +16,7 @@ from conftest import SMOKE, snakemake
 from overopt.core import runs as RN
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.core.objectives import daa_loss, ipo_margin
+from overopt.core.objectives import loss_type as registered
 from overopt.core.runs import Run
 from overopt.lm.models import load_model
 from overopt.lm.scoring import completion_ids, sequence_logps
@@ -26,7 +27,8 @@ CFG = yaml.safe_load(SMOKE.read_text())
 
 
 @pytest.mark.parametrize(
-    ("loss_type", "alpha"), [("sigmoid", 0.0), ("hinge", 0.0), ("ipo", 0.0), ("sigmoid", 0.3)]
+    ("loss_type", "alpha"),
+    [("sigmoid", 0.0), ("hinge", 0.0), ("ipo", 0.0), ("ipo_sum", 0.0), ("sigmoid", 0.3)],
 )
 def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type: str, alpha: float):
     sft = str(smoke_dir / "results" / "models" / "s" / "sft")
@@ -38,6 +40,7 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p, generator=torch.Generator().manual_seed(0)))
     beta = 0.7
+    spec = registered(loss_type)
     args = dpo_config({**CFG["daa"], "batch_size": 8}, {"loss_type": loss_type}, beta, str(tmp_path), 0)
     trainer = DAATrainer(
         model=model,
@@ -46,6 +49,7 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
         processing_class=tok,
         run=Run("s", loss_type, str(beta)),
         length_alpha=alpha,
+        custom_loss=None if spec.trl else spec.formula,
     )
     batch = next(
         iter(
@@ -67,8 +71,17 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
         h = ipo_margin(pw - rw, pl - rl, lw, ll)
     h = h + alpha * (lw - ll) / beta  # R-DPO: beta*h + alpha*(|y_w| - |y_l|)
     want = float(daa_loss(loss_type, beta, h).mean())
+    if loss_type == "ipo_sum":  # the paper's IPO: (h - 1/(2 beta))^2 on the summed margin
+        want = float(((h - 1 / (2 * beta)) ** 2).mean())
     assert abs(h).max() > 0.01
     assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+
+
+def test_summed_ipo_is_its_formula_on_hand_computed_margins():
+    # (h - 1/(2 beta))^2 at beta = 0.5: 1/(2 beta) = 1
+    got = daa_loss("ipo_sum", 0.5, torch.tensor([3.0, 1.0, -1.0, 0.25]))
+    assert got.tolist() == [4.0, 0.0, 4.0, 0.5625]
+    assert registered("ipo_sum").family == "ipo" and not registered("ipo_sum").trl
 
 
 def test_fast_pair_tokenization_equals_trls(smoke_dir: Path, tmp_path: Path):
