@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from overopt.core.bootstrap import interval
+from overopt.core.bootstrap import indices, interval
+from overopt.core.runtime import derive_seed
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,13 @@ def two_level(
     values = np.asarray(values, dtype=np.float64)
     r, n = values.shape[:2]
     estimate = statistic(values)
-    rng = np.random.default_rng(seed)
-    prompt_idx = rng.integers(0, n, size=(n_boot, n))
+    prompt_idx = indices(n, n_boot, seed)  # the study's prompt bootstrap, paired with its other CIs
     by_prompts = np.array([statistic(values[:, i]) for i in prompt_idx])
     if r == 1:
         lo, hi = interval(by_prompts, ci)
         se = float(np.nanstd(by_prompts, ddof=1))
         return TwoLevel(float(estimate), lo, hi, se, math.inf, 0.0, se)
-    rep_idx = rng.integers(0, r, size=(n_boot, r))
+    rep_idx = np.random.default_rng(derive_seed(seed, "replicates")).integers(0, r, size=(n_boot, r))
     v_rep = float(np.var([statistic(values[i]) for i in rep_idx], ddof=1)) * r / (r - 1)
     v_within = np.mean([np.var([statistic(values[[k]][:, i]) for i in prompt_idx], ddof=1) for k in range(r)])
     v_common = max(float(np.var(by_prompts, ddof=1)) - v_within / r, 0.0) * r / (r - 1)
