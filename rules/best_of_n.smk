@@ -1,15 +1,15 @@
 rule reward_model:
     input:
-        model="results/models/{size}/sft",
-        pairs=f"{PREF}/preferences.jsonl",
-        heldout=f"{PREF}/heldout_preferences.jsonl",
+        model="results/models/{rep}{size}/sft",
+        pairs=f"{PAIRS}preferences.jsonl",
+        heldout=f"{PAIRS}heldout_preferences.jsonl",
         gate=quality_gate,
     output:
-        model=directory("results/reward_models/{size}/model"),
-        accuracy="results/reward_models/{size}/accuracy.json",
-        history="results/reward_models/{size}/history.csv",
+        model=directory("results/reward_models/{rep}{size}/model"),
+        accuracy="results/reward_models/{rep}{size}/accuracy.json",
+        history="results/reward_models/{rep}{size}/history.csv",
     log:
-        "logs/reward_model/{size}.log",
+        "logs/reward_model/{rep}{size}.log",
     conda:
         "../envs/train.yaml"
     threads: THREADS
@@ -24,16 +24,21 @@ rule reward_model:
 
 rule best_of_n:
     input:
-        ref="results/models/{size}/sft",
-        reward_model="results/reward_models/{size}/model",
-        accuracy="results/reward_models/{size}/accuracy.json",
+        ref="results/models/{rep}{size}/sft",
+        reward_model="results/reward_models/{rep}{size}/model",
+        accuracy="results/reward_models/{rep}{size}/accuracy.json",
         eval=f"{DATA}/eval.jsonl",
     output:
-        scored="results/best_of_n/{size}/scored.jsonl",
-        samples=[f"results/best_of_n/{{size}}/{p}/samples.jsonl" for p in BON_POLICIES],
-        metrics=[f"results/best_of_n/{{size}}/{p}/metrics.json" for p in BON_POLICIES],
+        scored="results/best_of_n/{rep}{size}/scored.jsonl",
+        samples=[
+            f"results/best_of_n/{{rep}}{{size}}/{p}/samples.jsonl"
+            for p in BON_POLICIES
+        ],
+        metrics=[
+            f"results/best_of_n/{{rep}}{{size}}/{p}/metrics.json" for p in BON_POLICIES
+        ],
     log:
-        "logs/best_of_n/{size}.log",
+        "logs/best_of_n/{rep}{size}.log",
     conda:
         "../envs/train.yaml"
     threads: THREADS
@@ -49,7 +54,7 @@ rule best_of_n:
 
 rule reward_models:
     input:
-        [f"results/reward_models/{s}/accuracy.json" for s in SIZES],
+        [f"results/reward_models/{rep}{s}/accuracy.json" for rep in REPS for s in SIZES],
     output:
         report(
             "results/tables/reward_models.csv",

@@ -8,6 +8,7 @@ from overopt.core import config as C
 from overopt.core import deps
 from overopt.core import dvc_stages as DVC
 from overopt.core import objectives as O
+from overopt.core import replicates as RP
 from overopt.evaluate import best_of_n as B
 from overopt.evaluate import judges as J
 from overopt.core import resources as R
@@ -25,8 +26,18 @@ SIZES = list(config["models"])
 THREADS = int(config.get("threads", 1))
 DATA = "results/data"
 PREF = "results/preferences"
+PAIRS = (
+    f"{PREF}/{{rep}}" if config["task"]["type"] == "synthetic" else f"{PREF}/"
+)  # a replicate's preference pairs: drawn anew (synthetic) or the dataset's own (hub)
 OBJECTIVES = list(config["objectives"])
 RUNS = RN.runs(config)
+REPLICATES = list(range(RP.count(config)))
+REPS = [
+    RP.prefix(r) for r in REPLICATES
+]  # the `rep` wildcard's values: "" is replicate 0
+REPLICATE_CONFIG = {
+    RP.prefix(r): RP.config(config, r) for r in REPLICATES
+}  # the seeds each replicate draws
 CKPTS = RN.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
 
 
@@ -34,7 +45,10 @@ BEST_OF_N = "best_of_n" in config  # proxy reward models and best-of-n curves pe
 BON_POLICIES = B.policies(config["best_of_n"]["n_max"]) if BEST_OF_N else []
 POLICIES = RN.policies(config) + [
     (s, p) for s in SIZES for p in BON_POLICIES
-]  # (size, policy) for every evaluated policy
+]  # (size, policy) for every evaluated policy of a replicate
+REP_POLICIES = [
+    (r, s, p) for r in REPLICATES for s, p in POLICIES
+]  # (replicate, size, policy): the evaluations table's rows
 SFT_GROUP = RN.group_policies(
     config, SIZES[0], "sft"
 )  # each size's SFT and temperature policies
@@ -67,6 +81,7 @@ if J.runs_locally(config["judge"]):
 
 
 wildcard_constraints:
+    rep=RP.WILDCARD,
     size="|".join(SIZES),
     objective="|".join(OBJECTIVES),
     beta=r"[0-9][0-9.e+-]*",
@@ -89,8 +104,13 @@ def check_secrets(planned_rules):
 
 
 def settings_of(rule):
-    """Param: the config values ``rule`` reads (overopt.core.settings): editing one reruns the job."""
-    return lambda wildcards: S.settings(config, rule, dict(wildcards.items()))
+    """Param: the config values ``rule`` reads (overopt.core.settings): editing one reruns the job.
+
+    A job of replicate k reads the replicate's seeds (overopt.core.replicates).
+    """
+    return lambda wildcards: S.settings(
+        REPLICATE_CONFIG[wildcards.get("rep", "")], rule, dict(wildcards.items())
+    )
 
 
 @functools.cache
@@ -142,18 +162,19 @@ def tokenizer_source(size):
     return config["models"][size]["hub_id"]
 
 
-def policy_file(size, policy, name):
+def policy_file(replicate, size, policy, name):
     """A policy's per-policy file: evaluations under results/eval, best-of-n under results/best_of_n."""
     root = "results/best_of_n" if policy in BON_POLICIES else "results/eval"
-    return f"{root}/{size}/{policy}/{name}"
+    return f"{root}/{RP.prefix(replicate)}{size}/{policy}/{name}"
 
 
-def sft_model(size):
-    return f"results/models/{size}/sft"
+def policy_files(name):
+    """Every evaluated policy's ``name`` file, in the evaluations table's order."""
+    return [policy_file(r, s, p, name) for r, s, p in REP_POLICIES]
 
 
-def daa_run_dir(wildcards):
-    return f"results/daa/{wildcards.size}/{wildcards.objective}/beta-{wildcards.beta}"
+def sft_model(rep, size):
+    return f"results/models/{rep}{size}/sft"
 
 
 def quality_gate(wildcards):
@@ -163,14 +184,21 @@ def quality_gate(wildcards):
     rewrite it and retrain. (Not ``ancient``: Snakemake 9.27 then skips the rerun checks of every
     job downstream of a rerun gate, e.g. the evaluations after an evaluation edit.)
     """
-    return f"results/models/{wildcards.size}/sft_quality.json" if SYNTHETIC else []
+    return (
+        f"results/models/{wildcards.rep}{wildcards.size}/sft_quality.json"
+        if SYNTHETIC
+        else []
+    )
 
 
 def group_models(wildcards):
     """The checkpoints of a run's evaluation group (the SFT group samples the reference model)."""
     if wildcards.group == "sft":
         return []
-    return [f"results/daa/{wildcards.size}/{wildcards.group}/{c}" for c in CKPTS]
+    return [
+        f"results/daa/{wildcards.rep}{wildcards.size}/{wildcards.group}/{c}"
+        for c in CKPTS
+    ]
 
 
 def group_infos(size, group):
@@ -180,15 +208,15 @@ def group_infos(size, group):
     ]
 
 
-def group_specs(size, group):
+def group_specs(rep, size, group):
     """Per policy of a group: its name, model directory, beta and sampling temperature."""
     return [
         {
             "policy": info["policy"],
             "model_dir": (
-                sft_model(size)
+                sft_model(rep, size)
                 if group == "sft"
-                else f"results/daa/{size}/{info['policy']}"
+                else f"results/daa/{rep}{size}/{info['policy']}"
             ),
             "beta": info["beta"],
             "temperature": info["temperature"],
@@ -200,8 +228,8 @@ def group_specs(size, group):
 def all_targets():
     """What `snakemake` builds by default."""
     targets = [
-        *(f"results/models/{s}/sft" for s in SIZES),
-        *(f"results/daa/{r.path}/history.csv" for r in RUNS),
+        *(f"results/models/{rep}{s}/sft" for rep in REPS for s in SIZES),
+        *(f"results/daa/{rep}{r.path}/history.csv" for rep in REPS for r in RUNS),
         "results/tables/evaluations.csv",
         "results/tables/fits.csv",
         *(f"results/figures/{n}.{e}" for n in FIGURES for e in ("png", "pdf")),
@@ -210,8 +238,12 @@ def all_targets():
     ]
     if SYNTHETIC:
         targets += [
-            *(f"results/models/{s}/sft_quality.json" for s in SIZES),
-            f"{PREF}/preference_stats.json",
+            *(
+                f"results/models/{rep}{s}/sft_quality.json"
+                for rep in REPS
+                for s in SIZES
+            ),
+            *(f"{PREF}/{rep}preference_stats.json" for rep in REPS),
         ]
     if BEST_OF_N:
         targets.append("results/tables/reward_models.csv")

@@ -1,11 +1,11 @@
 rule ref_logps:
     input:
-        model="results/models/{size}/sft",
-        pairs=f"{PREF}/preferences.jsonl",
+        model="results/models/{rep}{size}/sft",
+        pairs=f"{PAIRS}preferences.jsonl",
     output:
-        "results/ref_logps/{size}.jsonl",
+        "results/ref_logps/{rep}{size}.jsonl",
     log:
-        "logs/ref_logps/{size}.log",
+        "logs/ref_logps/{rep}{size}.log",
     conda:
         "../envs/train.yaml"
     threads: THREADS
@@ -20,18 +20,18 @@ rule ref_logps:
 
 rule daa:
     input:
-        model="results/models/{size}/sft",
-        pairs=f"{PREF}/preferences.jsonl",
-        ref_logps="results/ref_logps/{size}.jsonl",
+        model="results/models/{rep}{size}/sft",
+        pairs=f"{PAIRS}preferences.jsonl",
+        ref_logps="results/ref_logps/{rep}{size}.jsonl",
         gate=quality_gate,
     output:
         checkpoints=[
-            directory(f"results/daa/{{size}}/{{objective}}/beta-{{beta}}/{c}")
+            directory(f"results/daa/{{rep}}{{size}}/{{objective}}/beta-{{beta}}/{c}")
             for c in CKPTS
         ],
-        history="results/daa/{size}/{objective}/beta-{beta}/history.csv",
+        history="results/daa/{rep}{size}/{objective}/beta-{beta}/history.csv",
     log:
-        "logs/daa/{size}/{objective}/beta-{beta}.log",
+        "logs/daa/{rep}{size}/{objective}/beta-{beta}.log",
     conda:
         "../envs/train.yaml"
     threads: THREADS
@@ -40,6 +40,6 @@ rule daa:
     params:
         settings=settings_of("daa"),
         code=code_of("daa", loss=True),
-        state_dir=lambda wc: f"results/.state/daa/{wc.size}/{wc.objective}/beta-{wc.beta}",
+        state_dir=lambda wc: f"results/.state/daa/{wc.rep}{wc.size}/{wc.objective}/beta-{wc.beta}",
     script:
         "../workflow/scripts/daa.py"

@@ -41,11 +41,11 @@ if SYNTHETIC:
         input:
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
-            models=expand("results/models/{size}/sft", size=C.candidate_sizes(config)),
+            models=lambda wc: [sft_model(wc.rep, s) for s in C.candidate_sizes(config)],
         output:
-            f"{PREF}/candidates.jsonl",
+            f"{PREF}/{{rep}}candidates.jsonl",
         log:
-            "logs/candidates.log",
+            "logs/{rep}candidates.log",
         conda:
             "../envs/train.yaml"
         threads: THREADS
@@ -62,17 +62,17 @@ if SYNTHETIC:
         input:
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
-            candidates=f"{PREF}/candidates.jsonl",
+            candidates=f"{PREF}/{{rep}}candidates.jsonl",
         output:
-            train=f"{PREF}/preferences.jsonl",
-            heldout=f"{PREF}/heldout_preferences.jsonl",
+            train=f"{PREF}/{{rep}}preferences.jsonl",
+            heldout=f"{PREF}/{{rep}}heldout_preferences.jsonl",
             stats=report(
-                f"{PREF}/preference_stats.json",
+                f"{PREF}/{{rep}}preference_stats.json",
                 caption="../workflow/report/preference_stats.rst",
                 category="Data",
             ),
         log:
-            "logs/preferences.log",
+            "logs/{rep}preferences.log",
         conda:
             "../envs/data.yaml"
         threads: 1

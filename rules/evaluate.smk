@@ -1,13 +1,13 @@
 rule sample:
     input:
         policies=group_models,
-        ref="results/models/{size}/sft",
+        ref="results/models/{rep}{size}/sft",
         eval=f"{DATA}/eval.jsonl",
-        heldout=f"{PREF}/heldout_preferences.jsonl",
+        heldout=f"{PAIRS}heldout_preferences.jsonl",
     output:
-        "results/eval/{size}/{group}/sampled.jsonl",
+        "results/eval/{rep}{size}/{group}/sampled.jsonl",
     log:
-        "logs/sample/{size}/{group}.log",
+        "logs/sample/{rep}{size}/{group}.log",
     conda:
         "../envs/train.yaml"
     threads: 1
@@ -16,20 +16,24 @@ rule sample:
     params:
         settings=settings_of("sample"),
         code=code_of("sample"),
-        policies=lambda wc: group_specs(wc.size, wc.group),
+        policies=lambda wc: group_specs(wc.rep, wc.size, wc.group),
     script:
         "../workflow/scripts/sample.py"
 
 
 rule judge:
     input:
-        samples="results/eval/{size}/{group}/sampled.jsonl",
+        samples="results/eval/{rep}{size}/{group}/sampled.jsonl",
         eval=f"{DATA}/eval.jsonl",
     output:
-        samples=[f"results/eval/{{size}}/{{group}}/{c}/samples.jsonl" for c in CKPTS],
-        metrics=[f"results/eval/{{size}}/{{group}}/{c}/metrics.json" for c in CKPTS],
+        samples=[
+            f"results/eval/{{rep}}{{size}}/{{group}}/{c}/samples.jsonl" for c in CKPTS
+        ],
+        metrics=[
+            f"results/eval/{{rep}}{{size}}/{{group}}/{c}/metrics.json" for c in CKPTS
+        ],
     log:
-        "logs/judge/{size}/{group}.log",
+        "logs/judge/{rep}{size}/{group}.log",
     conda:
         "../envs/train.yaml"
     threads: 1
@@ -46,19 +50,19 @@ rule judge:
 
 use rule judge as judge_sft with:
     input:
-        samples="results/eval/{size}/sft/sampled.jsonl",
+        samples="results/eval/{rep}{size}/sft/sampled.jsonl",
         eval=f"{DATA}/eval.jsonl",
     output:
-        samples=[f"results/eval/{{size}}/{p}/samples.jsonl" for p in SFT_GROUP],
-        metrics=[f"results/eval/{{size}}/{p}/metrics.json" for p in SFT_GROUP],
+        samples=[f"results/eval/{{rep}}{{size}}/{p}/samples.jsonl" for p in SFT_GROUP],
+        metrics=[f"results/eval/{{rep}}{{size}}/{p}/metrics.json" for p in SFT_GROUP],
     log:
-        "logs/judge/{size}/sft.log",
+        "logs/judge/{rep}{size}/sft.log",
 
 
 rule collect:
     input:
-        metrics=[policy_file(s, p, "metrics.json") for s, p in POLICIES],
-        samples=[policy_file(s, p, "samples.jsonl") for s, p in POLICIES],
+        metrics=policy_files("metrics.json"),
+        samples=policy_files("samples.jsonl"),
     output:
         report(
             "results/tables/evaluations.csv",
@@ -76,6 +80,6 @@ rule collect:
     params:
         settings=settings_of("collect"),
         code=code_of("collect"),
-        policies=POLICIES,
+        policies=REP_POLICIES,
     script:
         "../workflow/scripts/collect.py"

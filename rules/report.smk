@@ -1,7 +1,7 @@
 rule fit:
     input:
         table="results/tables/evaluations.csv",
-        samples=[policy_file(s, p, "samples.jsonl") for s, p in POLICIES],
+        samples=policy_files("samples.jsonl"),
     output:
         report(
             "results/tables/fits.csv",
@@ -57,7 +57,7 @@ rule findings:
         table="results/tables/evaluations.csv",
         fits="results/tables/fits.csv",
         toy="results/toy_mdp/findings.json",
-        samples=[policy_file(s, p, "samples.jsonl") for s, p in POLICIES],
+        samples=policy_files("samples.jsonl"),
         reward_models=("results/tables/reward_models.csv" if BEST_OF_N else []),
     output:
         md="results/findings.md",

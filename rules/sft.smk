@@ -3,10 +3,10 @@ rule sft:
         data=f"{DATA}/sft.jsonl",
         tokenizer=tokenizer_input,
     output:
-        model=directory("results/models/{size}/sft"),
-        history="results/models/{size}/sft_history.csv",
+        model=directory("results/models/{rep}{size}/sft"),
+        history="results/models/{rep}{size}/sft_history.csv",
     log:
-        "logs/sft/{size}.log",
+        "logs/sft/{rep}{size}.log",
     conda:
         "../envs/train.yaml"
     threads: THREADS
@@ -24,17 +24,17 @@ if SYNTHETIC:
 
     rule sft_quality:
         input:
-            model="results/models/{size}/sft",
+            model="results/models/{rep}{size}/sft",
             eval=f"{DATA}/eval.jsonl",
         output:
             report(
-                "results/models/{size}/sft_quality.json",
+                "results/models/{rep}{size}/sft_quality.json",
                 caption="../workflow/report/sft_quality.rst",
                 category="SFT",
                 labels={"model size": "{size}"},
             ),
         log:
-            "logs/sft_quality/{size}.log",
+            "logs/sft_quality/{rep}{size}.log",
         conda:
             "../envs/train.yaml"
         threads: 1

@@ -49,6 +49,30 @@ EDITS = {
         lambda c: c["judge"].update(tau=0.5),
         {**JUDGING, **BEST_OF_N, **DOWNSTREAM},
     ),
+    # one learning rate for an objective's runs (an arm at a matched rate): that objective's runs only
+    "objectives.dpo.learning_rate": (
+        lambda c: c["objectives"]["dpo"].update(learning_rate=5.0e-4),
+        {"daa": 4, "sample": 4, "judge": 4, **DOWNSTREAM},
+    ),
+    # a second replicate: every per-replicate job once more, nothing of replicate 0 again; the
+    # tables that pool the replicates
+    "replicates": (
+        lambda c: c.update(replicates=2),
+        {
+            "sft": 2,
+            "sft_quality": 2,
+            "candidates": 1,
+            "preferences": 1,
+            "ref_logps": 2,
+            "daa": 7,
+            "sample": 9,
+            **JUDGING,
+            "reward_model": 2,
+            **BEST_OF_N,
+            "reward_models": 1,
+            **DOWNSTREAM,
+        },
+    ),
     # a fit setting: the fits and what is built from them
     "fit.bootstrap": (
         lambda c: c["fit"].update(bootstrap=30),

@@ -127,6 +127,8 @@ CONTRACT = [
     "gold_reward",
     "length_r2",
     "implicit_acc",
+    "implicit_acc_gold",
+    "replicate",
 ]
 
 
@@ -142,6 +144,7 @@ def test_evaluations_table_has_every_policy_and_the_contract_columns(smoke_dir: 
     assert ((df["win_rate_low"] <= df["win_rate"]) & (df["win_rate"] <= df["win_rate_high"])).all()
     assert (df["judge"] == "gold").all() and (df["n_prompts"] == CFG["evaluation"]["n_prompts"]).all()
     assert set(daa["epoch_fraction"].round(3)) == {0.5, 1.0}
+    assert daa["implicit_acc_gold"].between(0, 1).all() and (df["replicate"] == 0).all()
 
 
 def test_samples_keep_what_recomputes_kl_and_win_rate(smoke_dir: Path):

@@ -9,6 +9,7 @@ import os
 import pandas as pd
 
 from overopt.analysis.figures import make_all
+from overopt.analysis.fit import replicate_table
 from overopt.core import smk
 from overopt.core.objectives import specs
 
@@ -18,8 +19,8 @@ with smk.job(snakemake):
     if len(outdirs) != 1:
         raise ValueError(f"figure outputs must share one directory, got {sorted(outdirs)}")
     written = make_all(
-        pd.read_csv(snakemake.input.table),
-        pd.read_csv(snakemake.input.fits),
+        replicate_table(pd.read_csv(snakemake.input.table), 0),
+        replicate_table(pd.read_csv(snakemake.input.fits), 0),
         specs(snakemake.config["objectives"]),
         outdirs.pop(),
     )

@@ -1,20 +1,20 @@
 """Snakemake entry: rule fit (results/tables/fits.csv).
 
 input: ``table`` (evaluations.csv), ``samples`` (every policy's samples.jsonl, as
-``results/eval/{size}/{policy}/samples.jsonl``). config: ``fit`` (offset, bootstrap, ci).
+``results/eval/[replicate-<k>/]{size}/{policy}/samples.jsonl``). config: ``fit`` (offset, bootstrap, ci).
 """
 
 import pandas as pd
 
-from overopt.analysis.fit import fit_table, load_samples
+from overopt.analysis.fit import fit_replicates, load_replicate_samples
 from overopt.core import smk
 from overopt.core.io import write_csv
 from overopt.core.objectives import specs
 
 with smk.job(snakemake) as seed:
     evaluations = pd.read_csv(snakemake.input.table)
-    samples = load_samples(list(snakemake.input.samples), evaluations)
-    fits = fit_table(
+    samples = load_replicate_samples(list(snakemake.input.samples), evaluations)
+    fits = fit_replicates(
         evaluations, samples, snakemake.config["fit"], seed, specs(snakemake.config["objectives"])
     )
     write_csv(fits, snakemake.output[0])

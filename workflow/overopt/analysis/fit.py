@@ -45,6 +45,7 @@ import pandas as pd
 
 from overopt.analysis.tables import best_of_n_objectives, daa_objectives, prepare, size_order
 from overopt.core import bootstrap
+from overopt.core import replicates as RP
 from overopt.core.io import read_jsonl
 from overopt.core.objectives import Specs
 from overopt.core.runs import policy_of_path
@@ -54,6 +55,7 @@ FORMS = ("rl", "bon")
 OFFSETS = ("gain", "intercept")
 CI_STATS = ("coef_alpha", "coef_beta", "intercept", "rmse", "r2", "d_peak", "r_peak", "rmse_ratio")
 COLUMNS = [
+    "replicate",
     "model_size",
     "objective",
     "form",
@@ -158,8 +160,8 @@ def fit_curves(
 def load_samples(paths: Sequence[str | os.PathLike], evaluations: pd.DataFrame) -> dict[Key, np.ndarray]:
     """Per-prompt ``judge_prob_win`` of each policy, sorted by prompt id, keyed by (size, policy).
 
-    A path is ``.../{size}/{policy}/samples.jsonl`` for a (size, policy) of the table; every
-    policy of a size must cover the same prompt ids.
+    A path is ``.../{size}/{policy}/samples.jsonl`` for a (size, policy) of the table (one
+    replicate's); every policy of a size must cover the same prompt ids.
     """
     known = set(zip(prepare(evaluations)["model_size"], evaluations["policy"].astype(str), strict=True))
     out: dict[Key, np.ndarray] = {}
@@ -170,8 +172,34 @@ def load_samples(paths: Sequence[str | os.PathLike], evaluations: pd.DataFrame) 
         ids = [str(r["prompt_id"]) for r in rows]
         if prompts.setdefault(key[0], ids) != ids:
             raise ValueError(f"{path}: prompt ids differ from other policies of size {key[0]!r}")
+        if key in out:
+            raise ValueError(f"{path}: a second samples file of size {key[0]!r}, policy {key[1]!r}")
         out[key] = np.array([float(r["judge_prob_win"]) for r in rows], dtype=np.float64)
     return out
+
+
+def replicate_table(evaluations: pd.DataFrame, replicate: int) -> pd.DataFrame:
+    """The rows of one replicate (a table without a ``replicate`` column is replicate 0's)."""
+    if "replicate" not in evaluations.columns:
+        return evaluations if replicate == 0 else evaluations.iloc[0:0]
+    return evaluations[evaluations["replicate"] == replicate].reset_index(drop=True)
+
+
+def replicates(evaluations: pd.DataFrame) -> list[int]:
+    """The table's replicates, ascending."""
+    if "replicate" not in evaluations.columns:
+        return [0]
+    return sorted(int(r) for r in set(evaluations["replicate"]))
+
+
+def load_replicate_samples(
+    paths: Sequence[str | os.PathLike], evaluations: pd.DataFrame
+) -> dict[int, dict[Key, np.ndarray]]:
+    """``load_samples`` per replicate; a path's replicate is its ``replicate-<k>`` level."""
+    by_rep: dict[int, list[str | os.PathLike]] = {}
+    for path in paths:
+        by_rep.setdefault(RP.of_path(path), []).append(path)
+    return {r: load_samples(ps, replicate_table(evaluations, r)) for r, ps in sorted(by_rep.items())}
 
 
 # ----- the table ----------------------------------------------------------------------------
@@ -215,7 +243,28 @@ def fit_table(
         present = set(ev.loc[ev["model_size"] == size, "objective"])
         for objective in (o for o in names if o in present):
             rows.extend(_fit_group(fit_points(ev, size, objective), objective, offset, boot, ci))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS[1:])
+
+
+def fit_replicates(
+    evaluations: pd.DataFrame,
+    samples: dict[int, dict[Key, np.ndarray]] | None,
+    cfg_fit: dict[str, Any],
+    seed: int,
+    objectives: Specs,
+) -> pd.DataFrame:
+    """``fit_table`` for each replicate, its rows tagged with the ``replicate`` column.
+
+    Replicate 0 bootstraps with ``seed``, replicate k with a seed derived from it and k.
+    """
+    tables = []
+    for r in replicates(evaluations):
+        rep_seed = derive_seed(seed, "replicate", r) if r else seed
+        fits = fit_table(
+            replicate_table(evaluations, r), (samples or {}).get(r), cfg_fit, rep_seed, objectives
+        )
+        tables.append(fits.assign(replicate=r)[COLUMNS])
+    return pd.concat(tables, ignore_index=True)
 
 
 class _SizeBootstrap:

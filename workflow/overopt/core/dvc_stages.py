@@ -23,9 +23,9 @@ from overopt.core.config import load
 REPO = deps.ROOT.parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
 JUDGE_CACHE = "cache/judge"  # the judge rules' cache_dir (rules/common.smk reads it here)
-# What shapes a stage's DAG besides its rules' keys: the sizes; the runs and their checkpoints
-# (overopt.core.runs: objectives, steps per epoch); the evaluated temperatures.
-SIZES = ("models",)
+# What shapes a stage's DAG besides its rules' keys: the sizes and replicates; the runs and their
+# checkpoints (overopt.core.runs: objectives, steps per epoch); the evaluated temperatures.
+SIZES = ("models", "replicates")
 RUNS = (*SIZES, "objectives", "daa", "preferences", "task.synthetic.n_pref_posts")
 POLICIES = (*RUNS, "evaluation.temperatures")
 

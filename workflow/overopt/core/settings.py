@@ -154,8 +154,18 @@ def subset(cfg: Mapping[str, Any], paths: Iterable[str], wildcards: Mapping[str,
 
 
 def settings(cfg: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict:
-    """The config values ``rule``'s job reads: its ``settings`` param."""
-    return subset(cfg, keys(rule, cfg), wildcards)
+    """The config values ``rule``'s job reads: its ``settings`` param.
+
+    A DAA run of an objective with its own ``learning_rate`` (an arm at one rate for every size)
+    sees it as its size's ``models.<size>.daa.learning_rate``: the job reads the rate there.
+    """
+    out = subset(cfg, keys(rule, cfg), wildcards)
+    if rule == "daa" and wildcards:
+        rate = cfg["objectives"][wildcards["objective"]].get("learning_rate")
+        if rate is not None:
+            size = out.setdefault("models", {}).setdefault(wildcards["size"], {})
+            size["daa"] = {**size.get("daa", {}), "learning_rate": rate}
+    return canonical(out)
 
 
 def content_hash(files: Iterable[Path], root: Path = deps.ROOT) -> str:

@@ -1,4 +1,4 @@
-"""The collect rule: every evaluated policy in one table, with win-rate gains paired against SFT."""
+"""The collect rule: every evaluated policy of every replicate in one table, gains paired against SFT."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from overopt.core.io import read_json, read_jsonl
 from overopt.core.runtime import derive_seed
 
 COLUMNS = [
+    "replicate",
     "model_size",
     "objective",
     "beta",
@@ -32,6 +33,7 @@ COLUMNS = [
     "gold_reward",
     "length_r2",
     "implicit_acc",
+    "implicit_acc_gold",
     "finished",
     "n_prompts",
     "judge",
@@ -41,22 +43,29 @@ COLUMNS = [
 
 
 def collect(
-    entries: list[tuple[str, str]], sft_samples: dict[str, str], ev: dict[str, Any], seed: int
+    entries: list[tuple[int, str, str]],
+    sft_samples: dict[tuple[int, str], str],
+    ev: dict[str, Any],
+    seed: int,
 ) -> pd.DataFrame:
-    """``entries``: (metrics.json, samples.jsonl) per policy, in the order the table lists them."""
-    sft_rows = {size: read_jsonl(path) for size, path in sft_samples.items()}
+    """``entries``: (replicate, metrics.json, samples.jsonl) per policy, in the table's order.
+
+    ``sft_samples``: the SFT policy's samples.jsonl per (replicate, size), the gains' baseline.
+    """
+    sft_rows = {key: read_jsonl(path) for key, path in sft_samples.items()}
     rows = []
-    for metrics_path, samples_path in entries:
-        m = read_json(metrics_path)
+    for replicate, metrics_path, samples_path in entries:
+        m = {**read_json(metrics_path), "replicate": replicate}
         if m["objective"] == "sft":
             m["win_gain"] = m["win_gain_low"] = m["win_gain_high"] = 0.0
         else:
+            labels = (m["policy"], m["model_size"], *(("replicate", replicate) if replicate else ()))
             g = paired_diff(
                 {r["prompt_id"]: r["judge_prob_win"] for r in read_jsonl(samples_path)},
-                {r["prompt_id"]: r["judge_prob_win"] for r in sft_rows[m["model_size"]]},
+                {r["prompt_id"]: r["judge_prob_win"] for r in sft_rows[(replicate, m["model_size"])]},
                 int(ev.get("bootstrap", 1000)),
                 float(ev.get("ci", 0.95)),
-                derive_seed(seed, m["policy"], m["model_size"]),
+                derive_seed(seed, *labels),
             )
             m["win_gain"], m["win_gain_low"], m["win_gain_high"] = g
         rows.append({c: m.get(c, math.nan) for c in COLUMNS})

@@ -66,6 +66,7 @@ def judge_group(
         metrics["judge"] = getattr(judge, "name", judge_type)
         metrics["judge_unparseable"] = int(sum(not r["judge_parsed"] for r in rows))
         metrics["implicit_acc"] = rec["implicit_acc"]
+        metrics["implicit_acc_gold"] = rec.get("implicit_acc_gold", math.nan)
         out.append((rows, metrics))
     return out
 

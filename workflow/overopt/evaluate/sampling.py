@@ -5,7 +5,9 @@ A group is a size's SFT policy with its temperature policies, or one DAA run's c
 Per sample: completion, the sampled token ids (eos included: decoding drops special tokens, so
 the text alone cannot be rescored), token count, summed log-prob under the policy and the
 reference, and the exact per-token KL summed along the sample. Per policy: the implicit-reward
-accuracy on held-out pairs (the reference's log-probs of the pairs are computed once per group).
+accuracy on held-out pairs (the reference's log-probs of the pairs are computed once per group),
+against their (noisy) labels and, where the pairs carry gold rewards (the synthetic task), against
+the noiseless gold order (pairs of equal gold reward left out).
 Judging is the judge rule's (``overopt.evaluate.judging``).
 
 Every policy samples with the same settings and seed (common random numbers), from a generator
@@ -73,13 +75,18 @@ def sample_policies(
             }
             for p, s in zip(posts, samples, strict=True)
         ]
-        acc = math.nan  # the reference's own implicit reward is 0 on every pair
+        acc = acc_gold = math.nan  # the reference's own implicit reward is 0 on every pair
         if policy is not ref and heldout_pairs:
             if ref_pairs is None:
                 ref_pairs = pair_logps(ref, tokenizer, heldout_pairs, ev)
-            acc = implicit_acc(pair_logps(policy, tokenizer, heldout_pairs, ev), ref_pairs, spec["beta"])
-        out.append({"policy": spec["policy"], "implicit_acc": acc, "samples": rows})
-        print(f"{spec['policy']}: {len(rows)} samples, implicit_acc {acc:.4f}", flush=True)
+            scored = pair_logps(policy, tokenizer, heldout_pairs, ev)
+            margins = implicit_margins(scored, ref_pairs, spec["beta"])
+            acc, acc_gold = implicit_accuracy(margins), gold_accuracy(margins, heldout_pairs)
+        out.append(
+            {"policy": spec["policy"], "implicit_acc": acc, "implicit_acc_gold": acc_gold, "samples": rows}
+        )
+        line = f"{spec['policy']}: {len(rows)} samples, implicit_acc {acc:.4f} (gold {acc_gold:.4f})"
+        print(line, flush=True)
     return out
 
 
@@ -89,14 +96,31 @@ def pair_logps(
     """Summed log-probs of each held-out pair's chosen and rejected completion under ``model``."""
     prompts = [p["prompt"] for p in pairs]
     bs = int(ev.get("batch_size", 256))
-    chosen = [p["chosen"] for p in pairs]
-    chosen, rejected = scored_pairs(model, tokenizer, prompts, chosen, [p["rejected"] for p in pairs], bs)
+    chosen, rejected = scored_pairs(
+        model, tokenizer, prompts, [p["chosen"] for p in pairs], [p["rejected"] for p in pairs], bs
+    )
     return np.array(chosen), np.array(rejected)
+
+
+def implicit_margins(
+    policy: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray], beta: float | None
+) -> np.ndarray:
+    """The implicit-reward margin beta * (log pi/ref(chosen) - log pi/ref(rejected)) per pair."""
+    (pw, pl), (rw, rl) = policy, ref
+    return (beta or 1.0) * ((pw - rw) - (pl - rl))
 
 
 def implicit_acc(
     policy: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray], beta: float | None
 ) -> float:
     """Accuracy of the implicit reward beta * log pi/ref on held-out pairs, from ``pair_logps``."""
-    (pw, pl), (rw, rl) = policy, ref
-    return implicit_accuracy((beta or 1.0) * ((pw - rw) - (pl - rl)))
+    return implicit_accuracy(implicit_margins(policy, ref, beta))
+
+
+def gold_accuracy(margins: np.ndarray, pairs: list[dict[str, Any]]) -> float:
+    """Accuracy of the margins against the pairs' gold order; nan where pairs carry no gold reward."""
+    if not pairs or any("gold_chosen" not in p or "gold_rejected" not in p for p in pairs):
+        return math.nan
+    order = np.sign([float(p["gold_chosen"]) - float(p["gold_rejected"]) for p in pairs])
+    keep = order != 0
+    return implicit_accuracy(np.asarray(margins, dtype=np.float64)[keep] * order[keep])

@@ -1,0 +1,87 @@
+"""Replicates: every seed after the posts and gold reward drawn anew, replicate 0 left as it was."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import SMOKE, snakemake
+from overopt.analysis import fit as ft
+from overopt.core import config as C
+from overopt.core import replicates as RP
+from overopt.core import settings as S
+from overopt.core.objectives import specs
+from overopt.core.runtime import derive_seed
+
+
+def test_paths_name_the_replicate_and_replicate_0_keeps_the_plain_layout() -> None:
+    assert RP.prefix(0) == "" and RP.prefix(2) == "replicate-2/"
+    assert [RP.number(RP.prefix(r)) for r in range(4)] == [0, 1, 2, 3]
+    assert RP.of_path("results/eval/replicate-3/s/sft/samples.jsonl") == 3
+    assert RP.of_path("results/eval/s/sft/samples.jsonl") == 0
+    with pytest.raises(ValueError, match="not a replicate"):
+        RP.number("rep-1/")
+
+
+def test_a_replicate_redraws_every_seed_but_the_gate_sample() -> None:
+    cfg = C.load(SMOKE)
+    assert RP.config(cfg, 0) == cfg
+    one, two = RP.config(cfg, 1), RP.config(cfg, 2)
+    for path in RP.SEEDS:
+        values = [cfg, one, two]
+        for part in path:
+            values = [v[part] for v in values]
+        assert len(set(values)) == 3, path
+    assert one["sft"]["quality_gate"] == cfg["sft"]["quality_gate"]
+    assert one["task"] == cfg["task"]  # the posts and the gold reward are shared
+
+
+def test_an_objective_learning_rate_is_the_rate_its_runs_read() -> None:
+    cfg = C.load(SMOKE)
+    cfg["objectives"]["dpo"]["learning_rate"] = 5.0e-4
+    wc = {"rep": "", "size": "xs", "objective": "dpo", "beta": "0.1"}
+    job = S.settings(cfg, "daa", wc)
+    assert C.merged(job, "daa", "xs")["learning_rate"] == 5.0e-4
+    other = S.settings(cfg, "daa", {**wc, "objective": "slic", "beta": "1"})
+    assert C.merged(other, "daa", "xs")["learning_rate"] == cfg["daa"]["learning_rate"]
+
+
+def _table(replicate: int, shift: float) -> pd.DataFrame:
+    d = np.array([0.0, 0.5, 1.0, 1.5])
+    win = 0.4 + shift + 0.2 * d - 0.08 * d**2
+    return pd.DataFrame(
+        {
+            "replicate": replicate,
+            "model_size": "s",
+            "objective": ["sft", "dpo", "dpo", "dpo"],
+            "policy": ["sft", *(f"dpo/beta-0.1/step-{i}" for i in (1, 2, 3))],
+            "sqrt_kl": d,
+            "win_rate": win,
+        }
+    )
+
+
+def test_fits_are_per_replicate() -> None:
+    ev = pd.concat([_table(0, 0.0), _table(1, 0.05)], ignore_index=True)
+    fits = ft.fit_replicates(ev, None, {"offset": "intercept"}, 0, specs({"dpo": {"loss_type": "sigmoid"}}))
+    assert list(fits.columns[:2]) == ["replicate", "model_size"]
+    by = fits[fits["form"] == "bon"].set_index("replicate")
+    assert by.loc[1, "intercept"] - by.loc[0, "intercept"] == pytest.approx(0.05)
+    assert by.loc[0, "coef_beta"] == pytest.approx(by.loc[1, "coef_beta"])
+
+
+def test_a_replicate_trains_its_own_sft_and_leaves_replicate_0(fresh_copy) -> None:
+    work = fresh_copy("replicate")
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["replicates"] = 2
+    path = work / "replicated.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    weights = work / "results/models/xs/sft/model.safetensors"
+    before = weights.read_bytes()
+    snakemake(work, "--cores", "1", "results/models/replicate-1/xs/sft", config=path)
+    other = (work / "results/models/replicate-1/xs/sft/model.safetensors").read_bytes()
+    assert weights.read_bytes() == before and other != before
+    seed = derive_seed(RP.config(cfg, 1)["seed"], "sft", "xs")  # the replicate's seed, the job's labels
+    assert f"seed={seed} " in (work / "logs/sft/replicate-1/xs.log").read_text()
