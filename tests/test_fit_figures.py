@@ -11,10 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overopt.analysis import findings as fd
 from overopt.analysis import fit as ft
 from overopt.analysis.figures import FIGURES, length, make_all
-from overopt.analysis.tables import prepare
 from overopt.core.io import write_csv
 from overopt.core.objectives import specs
 
@@ -69,10 +67,6 @@ def _row(
         "gold_reward": win, "length_r2": 0.5 / (1 + d), "implicit_acc": math.nan, "finished": 1.0,
         "n_prompts": 100, "judge": "gold", "judge_unparseable": 0, "policy": policy,
     }  # fmt: skip
-
-
-def tables(ev: pd.DataFrame, fits: pd.DataFrame | None = None) -> fd.Tables:
-    return fd.Tables(prepare(ev), fits, None, SPECS)
 
 
 def curve(form: str, alpha: float, beta: float, d: np.ndarray = D, base: float = SFT_WIN) -> list[float]:
@@ -213,55 +207,6 @@ def test_figures_are_byte_identical_and_timestamp_free(tmp_path: Path) -> None:
     assert len([ax for ax in length(no_rdpo, None, SPECS).axes if ax.axison]) == 1 + 1
 
 
-# ----- (d) findings ------------------------------------------------------------------------
-
-
-def test_finding1_hump_vs_monotone() -> None:
-    d = np.linspace(0.5, 12, len(D))  # the RL form's peak, d* = e^1.5 ~ 4.5, lies inside
-    humps = {(s, o): curve("rl", 0.3, 0.12, d) for s in ("s", "m") for o in ("dpo", "ipo")}
-    ev = table(humps, d=d)
-    f1 = fd.finding1(tables(ev))
-    assert f1.verdict == fd.REPRODUCED and f1.summary.startswith("4/4")
-    rising = {(s, o): list(SFT_WIN + 0.02 * np.arange(1, len(D) + 1)) for s in ("s", "m") for o in ("dpo",)}
-    assert fd.finding1(tables(table(rising))).verdict == fd.NOT_REPRODUCED
-    mixed = {("s", "dpo"): curve("rl", 0.3, 0.12, d), ("s", "ipo"): rising[("s", "dpo")]}
-    assert fd.finding1(tables(table(mixed, d=d))).verdict == fd.PARTLY
-    falling = {("s", "dpo"): list(SFT_WIN - 0.02 * np.arange(1, len(D) + 1))}  # no rise
-    assert fd.finding1(tables(table(falling))).verdict == fd.NOT_REPRODUCED
-
-
-def test_finding2_early_peak() -> None:
-    early = [0.5, 0.48, 0.45, 0.42, 0.40, 0.38, 0.36, 0.35]  # best at the first checkpoint, then down
-    late = list(np.linspace(0.41, 0.5, len(D)))
-    assert fd.finding2(tables(table({("s", "dpo"): early}))).verdict == fd.REPRODUCED
-    assert fd.finding2(tables(table({("s", "dpo"): late}))).verdict == fd.NOT_REPRODUCED
-
-
-def test_finding5_correlation_threshold() -> None:
-    wins = list(np.linspace(0.41, 0.6, len(D)))
-    flat = {("s", "dpo"): [0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5]}
-    tied = {("s", "dpo"): list(np.linspace(0.5, 0.7, len(D)))}
-    assert fd.finding5(tables(table({("s", "dpo"): wins}, implicit=flat))).verdict == fd.REPRODUCED
-    assert fd.finding5(tables(table({("s", "dpo"): wins}, implicit=tied))).verdict == fd.NOT_REPRODUCED
-
-
-def test_findings_markdown_is_deterministic_and_complete() -> None:
-    ev, fits = figure_tables()
-    toy = {
-        "finding": 6,
-        "verdict": "partly",
-        "criterion": "OOD gain in most seeds",
-        "claim": "toy",
-        "objectives": {},
-    }
-    text = fd.findings_markdown(ev, fits, toy, SPECS)
-    assert text == fd.findings_markdown(ev.copy(), fits.copy(), dict(toy), SPECS)
-    for title in (*(f"## Finding {i}:" for i in range(1, 7)), "## Scaling-law form:"):
-        assert title in text
-    assert "## Finding 6: partly" in text and "OOD gain in most seeds" in text
-    assert "## Finding 6: not tested" in fd.findings_markdown(ev, fits, None, SPECS)
-
-
 # ----- the Snakemake entry scripts ---------------------------------------------------------
 
 
@@ -289,22 +234,14 @@ def test_rules_in_the_smoke_study_write_fits_figures_findings(smoke_dir: Path) -
         assert f"Finding {k}" in text
 
 
-def test_renaming_objectives_changes_no_verdict() -> None:
-    """The analysis knows an objective by its config (loss type, length margin), not its name."""
-    ev, fits = figure_tables()
-    rename = {"dpo": "my_dpo", "rdpo": "length_dpo"}
-    specs = {  # the same objectives under other names
-        rename.get(name, name): type(o)(rename.get(name, name), o.loss_type, o.length_alpha)
-        for name, o in SPECS.items()
-    }
-    renamed_ev = ev.assign(
-        objective=ev["objective"].replace(rename),
-        policy=ev["policy"].replace({rf"^{k}/": f"{v}/" for k, v in rename.items()}, regex=True),
-    )
-    renamed_fits = fits.assign(objective=fits["objective"].replace(rename))
-    before = fd.findings_markdown(ev, fits, None, SPECS)
-    after = fd.findings_markdown(renamed_ev, renamed_fits, None, specs)
-    verdicts = re.compile(r"^(?:## .*|\| (?:\d|fit) \|.*)$", re.M)  # sections; the summary table's rows
-    assert len(verdicts.findall(before)) == 15  # 8 sections (best-of-n among them), 7 numbered rows
-    assert verdicts.findall(before) == verdicts.findall(after)
-    assert "R-DPO (length_dpo) still shows a hump" in after
+def test_figure1_draws_every_replicate_and_the_others_the_first(tmp_path: Path) -> None:
+    """Figure 1 shows the spread across replicates; every other figure shows the first replicate."""
+    ev, _ = figure_tables()
+    second = ev.assign(win_rate=ev["win_rate"] + 0.03 * (ev["objective"] != "sft"))
+    both = pd.concat([ev.assign(replicate=0), second.assign(replicate=1)], ignore_index=True)
+    fits = ft.fit_replicates(both, None, {"offset": "gain"}, 0, SPECS)
+    one = make_all(both[both["replicate"] == 0], fits[fits["replicate"] == 0], SPECS, tmp_path / "one")
+    two = make_all(both, fits, SPECS, tmp_path / "two")
+    for a, b in zip(one, two, strict=True):
+        same = a.read_bytes() == b.read_bytes()
+        assert same is (not a.name.startswith("figure1.")), a.name

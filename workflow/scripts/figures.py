@@ -9,9 +9,8 @@ import os
 import pandas as pd
 
 from overopt.analysis.figures import make_all
-from overopt.analysis.fit import replicate_table
+from overopt.analysis.tables import objective_specs
 from overopt.core import smk
-from overopt.core.objectives import specs
 
 with smk.job(snakemake):
     outputs = [os.path.normpath(p) for p in snakemake.output]
@@ -19,9 +18,9 @@ with smk.job(snakemake):
     if len(outdirs) != 1:
         raise ValueError(f"figure outputs must share one directory, got {sorted(outdirs)}")
     written = make_all(
-        replicate_table(pd.read_csv(snakemake.input.table), 0),
-        replicate_table(pd.read_csv(snakemake.input.fits), 0),
-        specs(snakemake.config["objectives"]),
+        pd.read_csv(snakemake.input.table),
+        pd.read_csv(snakemake.input.fits),
+        objective_specs(snakemake.config["objectives"]),
         outdirs.pop(),
     )
     missing = sorted(set(outputs) - {os.path.normpath(p) for p in written})

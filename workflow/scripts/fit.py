@@ -7,15 +7,15 @@ input: ``table`` (evaluations.csv), ``samples`` (every policy's samples.jsonl, a
 import pandas as pd
 
 from overopt.analysis.fit import fit_replicates, load_replicate_samples
+from overopt.analysis.tables import objective_specs
 from overopt.core import smk
 from overopt.core.io import write_csv
-from overopt.core.objectives import specs
 
 with smk.job(snakemake) as seed:
     evaluations = pd.read_csv(snakemake.input.table)
     samples = load_replicate_samples(list(snakemake.input.samples), evaluations)
     fits = fit_replicates(
-        evaluations, samples, snakemake.config["fit"], seed, specs(snakemake.config["objectives"])
+        evaluations, samples, snakemake.config["fit"], seed, objective_specs(snakemake.config["objectives"])
     )
     write_csv(fits, snakemake.output[0])
     print(fits.to_string(max_rows=40))

@@ -59,9 +59,19 @@ Builder = Callable[[pd.DataFrame, "pd.DataFrame | None", Specs], Figure]
 FIGURES: Registry[Builder] = Registry("figure")
 
 
-def figure(name: str, caption: str) -> Callable[[Builder], Builder]:
-    """Decorator: register a figure builder under ``name`` with its report caption."""
-    return FIGURES.register(name, caption=caption.strip() + "\n")
+def figure(name: str, caption: str, replicates: bool = False) -> Callable[[Builder], Builder]:
+    """Decorator: register a figure builder under ``name`` with its report caption.
+
+    A builder sees the first replicate's rows unless it draws every replicate (``replicates``).
+    """
+    return FIGURES.register(name, caption=caption.strip() + "\n", replicates=replicates)
+
+
+def first_replicate(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows of the lowest replicate (a table without a ``replicate`` column is one replicate)."""
+    if table is None or "replicate" not in table.columns or table.empty:
+        return table
+    return table[table["replicate"] == table["replicate"].min()].reset_index(drop=True)
 
 
 # ----- helpers -----------------------------------------------------------------------------
@@ -141,6 +151,27 @@ def _bon_curves(
             )
 
 
+def _spread(
+    ax: Axes, others: pd.DataFrame, fits: pd.DataFrame, size: str, objective: str, color: str, finals: bool
+) -> None:
+    """The other replicates' checkpoints (hollow markers) and RL-form fits (thin dotted curves)."""
+    for r in sorted(set(others["replicate"])) if len(others) else []:
+        rows = others[others["replicate"] == r]
+        rows = _rows(final_checkpoints(rows) if finals else rows, size, objective)
+        ax.plot(rows["sqrt_kl"], rows["win_rate"], ls="none", marker="o", ms=2.5, mfc="none", mew=0.5,
+                color=color, alpha=0.6)  # fmt: skip
+        fit = fits[fits["replicate"] == r] if "replicate" in fits.columns else fits.iloc[0:0]
+        fit = fit[(fit["model_size"] == size) & (fit["objective"] == objective) & (fit["form"] == "rl")]
+        if (
+            len(fit)
+            and np.isfinite(fit[["coef_alpha", "coef_beta", "intercept"]].to_numpy(dtype=float)).all()
+        ):
+            f = fit.iloc[0]
+            d = np.linspace(0.0, 1.05 * float(f["d_max"]), 200)
+            ax.plot(d, predict("rl", f["coef_alpha"], f["coef_beta"], d, f["intercept"]), ls=":", lw=0.6,
+                    color=color, alpha=0.6)  # fmt: skip
+
+
 def _empty(ax: Axes, text: str = "no data") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
     ax.set_xticks([])
@@ -169,7 +200,11 @@ the SFT model at x = 0. Dotted: the fitted RL form R(d) = d(alpha - beta log d) 
 convention ``{{ snakemake.config["fit"]["offset"] }}``). Where the study has best-of-n curves:
 dashed, best-of-n from the size's SFT policy selected by its proxy reward model; dash-dot,
 selected by the gold judge (n = 1, 2, 4, ...; x from the exact KL over the distinct samples).
+Where the study has several replicates (each a redraw of every seed), the filled markers, error
+bars and curves are the first replicate's; hollow markers and thin dotted curves are the other
+replicates' checkpoints and fits: the spread across seeds.
 """,
+    replicates=True,
 )
 def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) -> Figure:
     """Paper Fig. 1: win rate vs sqrt(KL) per objective; top final checkpoints, bottom all.
@@ -178,7 +213,11 @@ def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) 
     temperature-sharpened SFT. Dotted: the fitted RL form (its offset convention applied).
     Dashed / dash-dot: best-of-n selected by the proxy RM / the gold judge, where present.
     """
-    ev, fits = prepare(evaluations), _fits(fits)
+    every, all_fits = prepare(evaluations), _fits(fits)
+    ev, fits = first_replicate(every), first_replicate(all_fits)
+    others = (
+        every[every["replicate"] != every["replicate"].min()] if "replicate" in every else every.iloc[0:0]
+    )
     sizes, colors = size_order(ev), _colors(size_order(ev))
     objectives = main_objectives(ev, specs)
     ncol = max(1, len(objectives))
@@ -191,6 +230,7 @@ def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) 
             ax = axes[i, j]
             for size in sizes:
                 c = colors[size]
+                _spread(ax, others, all_fits, size, objective, c, finals=i == 0)
                 _win_points(ax, _rows(table, size, objective), color=c, marker="o", label=size)
                 _win_points(ax, _rows(ev, size, "sft"), color=c, marker="*", ms=7)
                 _fit_curve(ax, fits, size, objective, c)
@@ -470,6 +510,8 @@ def make(
     """Build the registered figure ``name`` under the fixed style; write ``name``.png and .pdf."""
     outdir = Path(outdir)
     png, pdf = outdir / f"{name}.png", outdir / f"{name}.pdf"
+    if not FIGURES.entry(name).meta.get("replicates"):
+        evaluations, fits = first_replicate(evaluations), first_replicate(fits)
     with fixed_style(STYLE):
         save_figure(FIGURES.get(name)(evaluations, fits, specs), png, pdf, dpi=DPI, pdf_dpi=DPI)
     return [png, pdf]

@@ -1,14 +1,16 @@
-"""``results/findings.md``: the paper's findings 1-6 (Rafailov et al. 2024) set against this run.
+"""``results/findings.md``: the paper's findings 1-6 (Rafailov et al. 2024) set against this study.
 
-Each finding is registered in ``FINDINGS``, in document order, as a function of the run's
-``Tables`` (evaluations, fits, the toy MDP's findings, the config's objectives). It is split into
-cases (a (size, objective) pair, a run, a comparison) and a computed criterion says, per case,
-whether the claim holds; ``overopt.core.verdicts.graded`` turns the cases into the verdict
-(for a finding with sub-claims: every tested sub-claim holds; a sub-claim holds when its
-comparison succeeds in more than half of its cases). What an objective is (the IPO family, a
-length-regularised variant and its baseline) comes from the config, never from its name.
-Sizes are ordered as in the evaluations table (config order, smallest first).
-All text is built from the tables with fixed number formats, so equal tables give equal bytes.
+Each finding is registered in ``FINDINGS``, in document order, as a function of the study's
+``Tables``. It states its null, the statistic it computes and its criterion, and splits the claim
+into cases (a (size, objective) pair, a pair of sizes, ...). Every case's statistic is pooled over
+the replicates, with a 95% CI from the two-level bootstrap over replicates and prompts
+(``overopt.analysis.criteria``), and the case holds when the CI lies on the claimed side of its
+threshold. One rule turns cases into a verdict, for every finding (``overopt.core.verdicts.graded``):
+*reproduced* when every case holds, *partly* when some do, *not reproduced* when none does, *not
+tested* when the study has no case. A case is *robust to seed* when, besides, every replicate's own
+value lies on the claimed side. What an objective is (its family, a length-regularised variant and
+its baseline, an arm at one learning rate for every size) comes from the config, never from its
+name. All text is built with fixed number formats, so equal inputs give equal bytes.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from overopt.analysis import criteria as C
 from overopt.analysis import matched_kl
-from overopt.analysis.stats import pearson, spearman
+from overopt.analysis.criteria import Estimate
+from overopt.analysis.pooled import Pooled
 from overopt.analysis.tables import (
-    NON_DAA,
     best_of_n_objectives,
     daa_objectives,
     length_pairs,
@@ -35,17 +38,56 @@ from overopt.analysis.tables import (
 from overopt.core.objectives import Specs
 from overopt.core.registry import Registry
 from overopt.core.runtime import derive_seed
-from overopt.core.verdicts import NOT_REPRODUCED, NOT_TESTED, PARTLY, REPRODUCED, majority
-from overopt.core.verdicts import graded as verdict
+from overopt.core.verdicts import NOT_REPRODUCED, NOT_TESTED, PARTLY, REPRODUCED, graded
 
 R_SMALL = 0.3  # |Pearson r| below this counts as "little correlation" (finding 5)
 EARLY = 0.5  # an epoch fraction at or below this is an early checkpoint (finding 2)
-__all__ = ["NOT_REPRODUCED", "NOT_TESTED", "PARTLY", "REPRODUCED", "majority", "verdict"]
+MATCHED_D = (0.5, 1.0)  # sqrt(KL) at which fitted curves are compared (finding 3)
+PAPER_RATIO = 0.5  # the paper's RMSE ratio of the RL form to the quadratic (about half)
+__all__ = ["NOT_REPRODUCED", "NOT_TESTED", "PARTLY", "REPRODUCED", "verdict"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a finding: its labels, its pooled statistic, whether it holds and is robust."""
+
+    labels: tuple[str, ...]
+    estimate: Estimate | None
+    holds: bool | None  # None: not testable (e.g. outside the observed sqrt(KL) range)
+    robust: bool | None = None
+
+
+def case(labels: Sequence[str], est: Estimate | None, test: Callable[[float, float, float], bool]) -> Case:
+    """A case whose statistic holds when ``test(value, low, high)``; robust when every replicate's
+    own value passes ``test(v, v, v)`` too."""
+    if est is None or not all(math.isfinite(x) for x in (est.value, est.low, est.high)):
+        return Case(tuple(labels), est, None)
+    holds = bool(test(est.value, est.low, est.high))
+    robust = holds and all(math.isfinite(v) and test(v, v, v) for v in est.per_replicate)
+    return Case(tuple(labels), est, holds, bool(robust))
+
+
+def above(threshold: float = 0.0) -> Callable[[float, float, float], bool]:
+    return lambda _v, low, _high: low > threshold
+
+
+def below(threshold: float = 0.0) -> Callable[[float, float, float], bool]:
+    return lambda _v, _low, high: high < threshold
+
+
+def within(low_bound: float, high_bound: float) -> Callable[[float, float, float], bool]:
+    return lambda _v, low, high: low > low_bound and high < high_bound
+
+
+def verdict(cases: Iterable[Case | bool]) -> str:
+    """The one rule: reproduced if every testable case holds, partly if some, not reproduced if none."""
+    flags = [c if isinstance(c, bool) else c.holds for c in cases]
+    return graded([f for f in flags if f is not None])
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One finding: the paper's claim, the criterion used, the verdict and the numbers (markdown)."""
+    """One finding: the claim, its null, statistic and criterion, the verdict and the numbers."""
 
     number: str
     claim: str
@@ -53,24 +95,46 @@ class Finding:
     verdict: str
     summary: str
     body: list[str] = field(default_factory=list)
+    null: str = ""
+    statistic: str = ""
+    cases: tuple[Case, ...] = ()
 
 
 @dataclass(frozen=True)
 class Tables:
-    """What a finding reads: the evaluations and fits tables, the toy MDP's findings, the objectives.
+    """What a finding reads.
 
-    Optional: ``samples``, each policy's per-prompt win probabilities keyed by (size, policy)
-    (``overopt.analysis.fit.load_samples``), for paired comparisons; ``reward_models``, the proxy
-    reward models' table; ``bootstrap``, (replicates, CI level, seed) of the paired comparisons.
+    ``ev``: every replicate's evaluations (``replicate`` column); ``fits``: every replicate's fits;
+    ``toy``: the toy MDP's findings; ``specs``: the config's objectives; ``pooled``: the per-prompt
+    values of every policy in every replicate (``overopt.analysis.pooled``); ``reward_models``:
+    the proxy reward models' table; ``bootstrap``: (resamples, CI level, seed); ``rates``: the DAA
+    learning rate of each (size, objective); ``arms``: objectives that set one learning rate for
+    every size (compared with the sizes' own rates in finding 3).
     """
 
     ev: pd.DataFrame
     fits: pd.DataFrame | None
     toy: dict[str, Any] | None
     specs: Specs
-    samples: dict[tuple[str, str], np.ndarray] | None = None
+    pooled: Pooled | None = None
     reward_models: pd.DataFrame | None = None
     bootstrap: tuple[int, float, int] = (1000, 0.95, 0)
+    rates: dict[tuple[str, str], float] = field(default_factory=dict)
+    arms: tuple[str, ...] = ()
+
+    def boot(self, *labels: Any) -> C.Boot:
+        """The bootstrap settings of one statistic, its seed derived from its labels."""
+        n_boot, ci, seed = self.bootstrap
+        return n_boot, ci, derive_seed(seed, *labels)
+
+    @property
+    def sizes(self) -> list[str]:
+        return size_order(self.ev)
+
+    @property
+    def mains(self) -> list[str]:
+        """The paper's comparison set: DAA objectives that are neither length-regularised nor arms."""
+        return [o for o in main_objectives(self.ev, self.specs) if o not in self.arms]
 
 
 FINDINGS: Registry[Callable[[Tables], Finding]] = Registry("finding")
@@ -111,424 +175,487 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
 
 
-def _sft_win(ev: pd.DataFrame, size: str) -> float:
-    sft = ev[(ev["model_size"] == size) & (ev["objective"] == "sft")]
-    return float(sft["win_rate"].iloc[0]) if len(sft) else math.nan
+def est_cell(e: Estimate | None, digits: int = 3) -> str:
+    """``value [low, high]``."""
+    if e is None:
+        return "n/a"
+    return f"{fmt(e.value, digits)} [{fmt(e.low, digits)}, {fmt(e.high, digits)}]"
 
 
-def _half_width(row: pd.Series) -> float:
-    return float(row["win_rate_high"] - row["win_rate_low"]) / 2
+def reps_cell(e: Estimate | None, digits: int = 3) -> str:
+    """Each replicate's own value, in replicate order."""
+    return "n/a" if e is None else " / ".join(fmt(v, digits) for v in e.per_replicate)
 
 
-# ----- per-case tables ---------------------------------------------------------------------
+def case_cells(c: Case, digits: int = 3) -> list[str]:
+    """Per-replicate values, pooled value [CI], holds, robust to seed."""
+    return [reps_cell(c.estimate, digits), est_cell(c.estimate, digits), yes(c.holds), yes(c.robust)]
 
 
-def hump_table(ev: pd.DataFrame, specs: Specs) -> pd.DataFrame:
-    """Per (size, DAA objective), over all checkpoints of all betas: peak, last point, rise, fall.
-
-    rise: the best checkpoint's paired gain over SFT has a CI above 0 (without a paired CI:
-    its own CI is above SFT's win rate). fall: the win rate at the largest sqrt(KL) is below
-    the peak by more than the peak's CI half-width. hump: rise and fall.
-    """
-    rows = []
-    for size in size_order(ev):
-        sft_win = _sft_win(ev, size)
-        for objective in daa_objectives(ev, specs):
-            pts = ev[(ev["model_size"] == size) & (ev["objective"] == objective)]
-            if pts.empty:
-                continue
-            pts = pts.sort_values(["sqrt_kl", "policy"], kind="stable")
-            peak = pts.iloc[int(np.argmax(pts["win_rate"].to_numpy(dtype=np.float64)))]
-            last = pts.iloc[-1]
-            hw = _half_width(peak)
-            gain_low = float(peak.get("win_gain_low", math.nan))
-            rise = gain_low > 0 if math.isfinite(gain_low) else float(peak["win_rate_low"]) > sft_win
-            fall = float(last["win_rate"]) < float(peak["win_rate"]) - hw
-            rows.append(
-                {
-                    "model_size": size,
-                    "objective": objective,
-                    "sft_win": sft_win,
-                    "peak_win": float(peak["win_rate"]),
-                    "peak_hw": hw,
-                    "peak_d": float(peak["sqrt_kl"]),
-                    "peak_gain_low": gain_low,
-                    "last_win": float(last["win_rate"]),
-                    "last_d": float(last["sqrt_kl"]),
-                    "drop": float(peak["win_rate"]) - float(last["win_rate"]),
-                    "rise": bool(rise),
-                    "fall": bool(fall),
-                    "hump": bool(rise and fall),
-                }
-            )
-    return pd.DataFrame(rows)
+CASE_HEADER = ["per replicate", "pooled [95% CI]", "holds", "robust to seed"]
 
 
-def low_betas(ev: pd.DataFrame, objective: str) -> list[float]:
-    """The smaller half of an objective's beta grid (at least its smallest beta)."""
-    betas = sorted(float(b) for b in ev.loc[ev["objective"] == objective, "beta"].dropna().unique())
-    return betas[: max(1, len(betas) // 2)]
+def count(cases: Sequence[Case]) -> str:
+    """``held/tested`` over the testable cases."""
+    tested = [c for c in cases if c.holds is not None]
+    return f"{sum(bool(c.holds) for c in tested)}/{len(tested)}"
 
 
-def run_table(ev: pd.DataFrame, specs: Specs) -> pd.DataFrame:
-    """Per (size, objective, beta) run: best checkpoint, its epoch fraction, decline to the final one."""
-    rows = []
-    for objective in main_objectives(ev, specs):
-        low = low_betas(ev, objective)
-        for size in size_order(ev):
-            of = ev[(ev["model_size"] == size) & (ev["objective"] == objective)]
-            for beta in sorted(of["beta"].dropna().unique()):
-                run = of[of["beta"] == beta].sort_values("step", kind="stable")
-                best = run.iloc[int(np.argmax(run["win_rate"].to_numpy(dtype=np.float64)))]
-                final = run.iloc[-1]
-                early = float(best["epoch_fraction"]) <= EARLY
-                decline = float(final["win_rate"]) < float(best["win_rate"]) - _half_width(best)
-                rows.append(
-                    {
-                        "model_size": size,
-                        "objective": objective,
-                        "beta": float(beta),
-                        "low_beta": float(beta) in low,
-                        "best_fraction": float(best["epoch_fraction"]),
-                        "best_win": float(best["win_rate"]),
-                        "final_win": float(final["win_rate"]),
-                        "early_share": float(np.mean(run["epoch_fraction"] <= EARLY)),
-                        "first_d": float(run["sqrt_kl"].iloc[0]),
-                        "max_d": float(run["sqrt_kl"].max()),
-                        "early_peak": bool(early and decline),
-                    }
-                )
-    return pd.DataFrame(rows)
+def robust_count(cases: Sequence[Case]) -> str:
+    tested = [c for c in cases if c.holds is not None]
+    return f"{sum(bool(c.robust) for c in tested)}/{len(tested)}"
 
 
-# ----- findings ----------------------------------------------------------------------------
+# ----- arrays of the pooled study ----------------------------------------------------------
+
+
+def _curve(p: Pooled, size: str, policies: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """SFT first, then ``policies``: (replicates, prompts, points) win and (replicates, points) d."""
+    points = ["sft", *policies]
+    return p.stack(size, points), p.sqrt_kl(size, points)
+
+
+def _finals(p: Pooled, size: str, objective: str) -> dict[float, str]:
+    """Each beta's final checkpoint of ``objective`` at ``size``."""
+    rows = p.rows(size, objective).sort_values(["beta", "step"], kind="stable")
+    return {float(b): str(g["policy"].iloc[-1]) for b, g in rows.groupby("beta", sort=True)}
+
+
+def _observed(p: Pooled, size: str, objective: str) -> float:
+    """The smallest, over replicates, of the objective's largest sqrt(KL) at ``size``."""
+    return float(p.sqrt_kl(size, p.policies(size, objective)).max(axis=1).min())
+
+
+def _hump(t: Tables, size: str, objective: str) -> tuple[Case, Case]:
+    """Finding 1's rise and fall cases of one (size, objective)."""
+    p = t.pooled
+    policies = p.policies(size, objective)
+    win, sft, d = p.stack(size, policies), p.stack(size, ["sft"])[..., 0], p.sqrt_kl(size, policies)
+    rise = C.rise(win, sft, t.boot("rise", size, objective))
+    fall = C.fall(win, d, t.boot("fall", size, objective))
+    return case((size, objective), rise, above()), case((size, objective), fall, above())
+
+
+def _not_tested(number: str, claim: str, why: str = "no per-prompt samples") -> Finding:
+    return Finding(number, claim, why, NOT_TESTED, "not tested")
+
+
+# ----- the paper's findings ------------------------------------------------------------------
 
 
 @finding("1")
 def finding1(t: Tables) -> Finding:
     """Every objective shows a hump in win rate vs sqrt(KL)."""
-    ev, fits = t.ev, t.fits
-    humps = hump_table(ev, t.specs)
-    humps = humps[humps["objective"].isin(main_objectives(ev, t.specs))] if len(humps) else humps
-    flags = [bool(h) for h in humps.get("hump", [])]
-    rows = []
-    for _, h in humps.iterrows():
-        fit_peak = _fit_value(fits, h["model_size"], h["objective"], "d_peak")
-        d_max = _fit_value(fits, h["model_size"], h["objective"], "d_max")
-        inside = None if not math.isfinite(fit_peak) else bool(fit_peak <= d_max)
-        rows.append(
-            [
-                h["model_size"],
-                h["objective"],
-                fmt(h["sft_win"]),
-                f"{fmt(h['peak_win'])} ± {fmt(h['peak_hw'])}",
-                fmt(h["peak_d"]),
-                fmt(h["peak_gain_low"], 4),
-                fmt(h["last_win"]),
-                fmt(h["last_d"]),
-                yes(h["rise"]),
-                yes(h["fall"]),
-                yes(h["hump"]),
-                f"{fmt(fit_peak)} ({yes(inside)})",
-            ]
-        )
+    claim = "Every objective shows a hump: win rate rises, then falls, as sqrt(KL) grows."
+    if t.pooled is None:
+        return _not_tested("1", claim)
+    rows, cases = [], []
+    for size in t.sizes:
+        for objective in t.mains:
+            if not len(t.pooled.rows(size, objective)):
+                continue
+            rise, fall = _hump(t, size, objective)
+            hump = Case(
+                (size, objective),
+                None,
+                None if None in (rise.holds, fall.holds) else rise.holds and fall.holds,
+            )
+            hump = Case(
+                hump.labels, None, hump.holds, bool(rise.robust and fall.robust) if hump.holds else False
+            )
+            cases.append(hump)
+            rows.append(
+                [
+                    size,
+                    objective,
+                    reps_cell(rise.estimate),
+                    est_cell(rise.estimate),
+                    reps_cell(fall.estimate),
+                    est_cell(fall.estimate),
+                    yes(hump.holds),
+                    yes(hump.robust),
+                ]
+            )
     body = table(
         [
             "size",
             "objective",
-            "SFT win",
-            "peak win ± CI half-width",
-            "peak √KL",
-            "peak gain CI low",
-            "win at largest √KL",
-            "largest √KL",
-            "rise",
-            "fall",
+            "rise per replicate",
+            "rise pooled [95% CI]",
+            "fall per replicate",
+            "fall pooled [95% CI]",
             "hump",
-            "RL-fit d* (≤ largest √KL?)",
+            "robust to seed",
         ],
         rows,
     )
     return Finding(
         "1",
-        "Every objective shows a hump: win rate rises, then falls, as sqrt(KL) grows.",
-        "per (size, objective), over all checkpoints of all betas: rise = the best checkpoint's paired "
-        "win-rate gain over SFT has a 95% CI above 0; fall = the win rate at the largest sqrt(KL) is "
-        "below the best win rate by more than the best point's CI half-width; a hump needs both. "
-        "Reproduced if every pair shows a hump, partly if some do. The RL-fit peak is shown, not used.",
-        verdict(flags),
-        f"{share(flags)} (size, objective) pairs show a hump",
+        claim,
+        "per (size, objective), over all checkpoints of all betas: the rise holds when its CI lies "
+        "above 0, the fall when its CI lies above 0; a case holds when both do.",
+        verdict(cases),
+        f"{count(cases)} (size, objective) pairs show a hump ({robust_count(cases)} robust to seed)",
         body,
+        null="no hump: the best checkpoint gains nothing over SFT once the choice of the best is "
+        "accounted for (rise = 0), or the checkpoint at the largest sqrt(KL) is level with it (fall = 0).",
+        statistic="rise: the peak checkpoint is chosen on one half of the prompts and its paired win-rate "
+        "gain over SFT measured on the other half, cross-fitted (the best of many checkpoints tested "
+        "with a CI made for one is inflated by the choice); fall: the same held-out peak's win rate "
+        "minus that of the checkpoint at the largest sqrt(KL) (each replicate's own).",
+        cases=tuple(cases),
     )
 
 
-def _fit_value(fits: pd.DataFrame | None, size: str, objective: str, column: str, form: str = "rl") -> float:
-    if fits is None or fits.empty:
-        return math.nan
-    row = fits[
-        (fits["model_size"].astype(str) == size) & (fits["objective"] == objective) & (fits["form"] == form)
-    ]
-    return float(row[column].iloc[0]) if len(row) else math.nan
+def _runs(t: Tables, size: str, objective: str) -> dict[float, list[str]]:
+    """Each beta's checkpoints of ``objective`` at ``size``, in step order."""
+    rows = t.pooled.rows(size, objective).sort_values(["beta", "step"], kind="stable")
+    return {float(b): [str(x) for x in g["policy"]] for b, g in rows.groupby("beta", sort=True)}
+
+
+def low_betas(betas: Iterable[float]) -> list[float]:
+    """The smaller half of an objective's beta grid (at least its smallest beta)."""
+    betas = sorted(set(betas))
+    return betas[: max(1, len(betas) // 2)]
 
 
 @finding("2")
 def finding2(t: Tables) -> Finding:
     """At small betas, quality peaks at an early checkpoint, then declines."""
-    runs = run_table(t.ev, t.specs)
-    low = runs[runs["low_beta"]] if len(runs) else runs
-    high = runs[~runs["low_beta"]] if len(runs) else runs
-    flags = [bool(v) for v in low.get("early_peak", [])]
-    frac = sum(flags) / len(flags) if flags else math.nan
-    frac_high = float(high["early_peak"].mean()) if len(high) else math.nan
-    chance = float(low["early_share"].mean()) if len(low) else math.nan
-    v = verdict(flags) if not flags or frac < 0.5 else REPRODUCED
-    rows = [
-        [
-            r["model_size"],
-            r["objective"],
-            f"{r['beta']:g}",
-            fmt(r["best_fraction"]),
-            fmt(r["best_win"]),
-            fmt(r["final_win"]),
-            yes(r["early_peak"]),
-        ]
-        for _, r in low.iterrows()
-    ]
+    claim = (
+        "Within an epoch, at small betas (wide KL budgets), quality often peaks at the first checkpoints "
+        "and then declines."
+    )
+    if t.pooled is None:
+        return _not_tested("2", claim)
+    p = t.pooled
+    blocks, low, high, early, chance = [], [], [], [], []
+    column = 0
+    for objective in t.mains:
+        for size in t.sizes:
+            runs = _runs(t, size, objective)
+            small = low_betas(runs)
+            for beta, policies in runs.items():
+                rows = p.rows(size, objective).set_index("policy").loc[policies]
+                flags = [float(f) <= EARLY for f in rows["epoch_fraction"]]
+                blocks.append(p.stack(size, policies))
+                idx = list(range(column, column + len(policies)))
+                column += len(policies)
+                early += flags
+                (low if beta in small else high).append(idx)
+                if beta in small:
+                    chance.append(float(np.mean(flags)))
+    if not low:
+        return _not_tested("2", claim, "no low-beta runs")
+    win = np.concatenate(blocks, axis=2)
+    base = float(np.mean(chance))
+    vs_chance = case(
+        ("low-beta runs", "vs chance"), C.early_share(win, low, early, base, t.boot("early")), above()
+    )
+    vs_high = (
+        case(
+            ("low-beta runs", "vs larger betas"),
+            C.early_share_gap(win, low, high, early, t.boot("early-gap")),
+            above(),
+        )
+        if high
+        else Case(("low-beta runs", "vs larger betas"), None, None)
+    )
+    cases = [vs_chance, vs_high]
     body = [
-        f"- low-beta runs with an early peak and a decline: {share(flags)} ({fmt(frac, 2)})",
-        f"- the same share among the other (larger-beta) runs: {fmt(frac_high, 2)}",
-        f"- share of a low-beta run's checkpoints at epoch fraction <= {EARLY:g} "
-        f"(where a peak would fall by chance): {fmt(chance, 2)}",
+        f"- low-beta runs: {len(low)} per replicate; larger-beta runs (the control): {len(high)}; "
+        f"share of a low-beta run's checkpoints at epoch fraction <= {EARLY:g} (chance): {fmt(base, 2)}",
         "",
-        *table(["size", "objective", "beta", "best ckpt epoch", "best win", "final win", "early peak"], rows),
+        *table(["runs", "compared with", *CASE_HEADER], [[*c.labels, *case_cells(c)] for c in cases]),
     ]
     return Finding(
         "2",
-        "Within an epoch, at small betas (wide KL budgets), quality often peaks at the first checkpoints "
-        "and then declines.",
-        f"low betas = the smaller half of each objective's beta grid (at least the smallest). A run has an "
-        f"early peak when its best checkpoint is at epoch fraction <= {EARLY:g} and the final checkpoint's "
-        "win rate is below the best by more than the best's CI half-width. Reproduced if at least half "
-        "the low-beta runs have an early peak, partly if some do.",
-        v,
-        f"{share(flags)} low-beta runs peak early and then decline",
+        claim,
+        "both cases hold when their CIs lie above 0: the low-beta runs peak early more often than "
+        "chance and more often than the larger-beta runs.",
+        verdict(cases),
+        f"early-peak share minus chance {est_cell(vs_chance.estimate, 2)}; minus the larger-beta share "
+        f"{est_cell(vs_high.estimate, 2)}",
         body,
+        null="where a run's best checkpoint falls does not depend on beta: low-beta runs peak early as "
+        "often as chance (the share of early checkpoints, as with flat noisy curves) and as the "
+        "larger-beta runs.",
+        statistic=f"share of low-beta runs (the smaller half of each objective's grid) whose best "
+        f"checkpoint by mean win rate is at epoch fraction <= {EARLY:g} (the later ones are then lower), "
+        "minus the chance share; and minus the same share among the larger-beta runs.",
+        cases=tuple(cases),
     )
 
 
-def _pairs(values: dict[str, float], sizes: list[str]) -> list[bool]:
-    """Per pair of sizes (smaller, larger) present: is the smaller size's value higher?"""
-    present = [s for s in sizes if s in values and math.isfinite(values[s])]
-    return [values[a] > values[b] for i, a in enumerate(present) for b in present[i + 1 :]]
+def _matched_groups(t: Tables) -> list[tuple[str, dict[str, str]]]:
+    """Arms of finding 3: ('own rates', objective's sizes) per objective of the paper, and per arm
+    objective ('one rate', size -> the objective that runs at the arm's rate there)."""
+    out: list[tuple[str, dict[str, str]]] = []
+    for objective in t.mains:
+        present = {s: objective for s in t.sizes if len(t.pooled.rows(s, objective))}
+        if len(present) >= 2:
+            out.append((f"own rates, {objective}", present))
+    for arm in t.arms:
+        spec = t.specs[arm]
+        members: dict[str, str] = {}
+        for size in t.sizes:
+            rate = t.rates.get((size, arm))
+            if len(t.pooled.rows(size, arm)):
+                members[size] = arm
+                continue
+            for other in t.mains:  # a size the arm leaves out may run the same loss at the arm's rate
+                same = (
+                    t.specs[other].loss_type == spec.loss_type
+                    and t.specs[other].length_alpha == spec.length_alpha
+                )
+                arm_rate = next((t.rates[(s, arm)] for s in t.sizes if (s, arm) in t.rates), rate)
+                if same and len(t.pooled.rows(size, other)) and t.rates.get((size, other)) == arm_rate:
+                    members[size] = other
+                    break
+        if len(members) >= 2:
+            out.append((f"one rate, {arm}", {s: members[s] for s in t.sizes if s in members}))
+    return out
+
+
+def _kl_case(t: Tables, labels: tuple[str, ...], a: tuple[str, str], b: tuple[str, str]) -> Case:
+    """sqrt(KL) of (size, objective) ``a`` minus ``b``'s, final checkpoints at their common betas."""
+    fa, fb = _finals(t.pooled, *a), _finals(t.pooled, *b)
+    betas = sorted(set(fa) & set(fb))
+    if not betas:
+        return Case(labels, None, None)
+    kl_a = t.pooled.stack(a[0], [fa[x] for x in betas], "kl")
+    kl_b = t.pooled.stack(b[0], [fb[x] for x in betas], "kl")
+    return case(labels, C.kl_gap(kl_a, kl_b, t.boot("kl", *a, *b)), above())
+
+
+def _gain_case(t: Tables, labels: tuple[str, ...], a: tuple[str, str], b: tuple[str, str], at: float) -> Case:
+    """Fitted RL-form gain at sqrt(KL) ``at`` of ``a`` minus ``b``'s; untested beyond either's range."""
+    p = t.pooled
+    if at > min(_observed(p, *a), _observed(p, *b)):
+        return Case(labels, None, None)
+    win_a, d_a = _curve(p, a[0], p.policies(*a))
+    win_b, d_b = _curve(p, b[0], p.policies(*b))
+    return case(labels, C.fitted_gain_gap(win_a, d_a, win_b, d_b, at, t.boot("gain", *a, *b, at)), above())
 
 
 @finding("3")
 def finding3(t: Tables) -> Finding:
-    """Model size and objective: who reaches high KL and who degrades."""
-    ev = t.ev
-    sizes, mains = size_order(ev), main_objectives(ev, t.specs)
-    runs, humps = run_table(ev, t.specs), hump_table(ev, t.specs)
+    """Model size and objective: who reaches high KL and who degrades, at matched rates and sqrt(KL)."""
+    claim = (
+        "Smaller models reach high KL faster and over-optimise sooner; the largest keeps KL lower and "
+        "degrades less. IPO stays at lower KL and over-optimises least."
+    )
+    if t.pooled is None:
+        return _not_tested("3", claim)
+    sub: dict[str, list[Case]] = {"a": [], "b": [], "c": [], "d": []}
+    for arm, members in _matched_groups(t):
+        sizes = list(members)
+        for i, small in enumerate(sizes):
+            for large in sizes[i + 1 :]:
+                a, b = (small, members[small]), (large, members[large])
+                sub["a"].append(_kl_case(t, (arm, f"{small} − {large}", ""), a, b))
+        largest = sizes[-1]
+        for small in sizes[:-1]:
+            for at in MATCHED_D:
+                b, a = (small, members[small]), (largest, members[largest])
+                sub["b"].append(_gain_case(t, (arm, f"{largest} − {small}", f"√KL {at:g}"), a, b, at))
+    ipos = [o for o in t.mains if t.specs[o].family == "ipo"]  # IPO by its loss family, not its name
+    others = [o for o in t.mains if t.specs[o].family != "ipo"]
+    for size in t.sizes:
+        for ipo in (o for o in ipos if len(t.pooled.rows(size, o))):
+            for other in (o for o in others if len(t.pooled.rows(size, o))):
+                sub["c"].append(
+                    _kl_case(t, (size, f"{other} − {ipo}", "matched betas"), (size, other), (size, ipo))
+                )
+                for at in MATCHED_D:
+                    sub["d"].append(
+                        _gain_case(
+                            t, (size, f"{ipo} − {other}", f"√KL {at:g}"), (size, ipo), (size, other), at
+                        )
+                    )
+    texts = {
+        "a": "(a) the smaller size reaches the larger sqrt(KL) (final checkpoints, matched betas): "
+        "sqrt(KL) of the smaller minus the larger's, mean over betas",
+        "b": "(b) at matched sqrt(KL) the largest size degrades less: its fitted RL-form gain over SFT "
+        "minus the smaller size's, at each sqrt(KL) inside both observed ranges",
+        "c": "(c) IPO stays at lower KL: another objective's sqrt(KL) minus IPO's at the same size and betas",
+        "d": "(d) IPO over-optimises least: IPO's fitted gain minus another objective's at matched sqrt(KL)",
+    }
+    every = [c for cs in sub.values() for c in cs]
     lines: list[str] = []
-    sub: dict[str, bool | None] = {}
-
-    kl_pairs, first_pairs, kl_rows = [], [], []
-    for (objective, beta), g in runs.groupby(["objective", "beta"], sort=True) if len(runs) else []:
-        max_d = dict(zip(g["model_size"], g["max_d"], strict=True))
-        first_d = dict(zip(g["model_size"], g["first_d"], strict=True))
-        kl_pairs += _pairs(max_d, sizes)
-        first_pairs += _pairs(first_d, sizes)
-        kl_rows.append([objective, f"{beta:g}", *(fmt(max_d.get(s, math.nan)) for s in sizes)])
-    sub["a"] = majority(kl_pairs)
-    lines += [
-        f"(a) smaller model has the larger max √KL at matched (objective, beta): {share(kl_pairs)} size "
-        f"pairs -> {yes(sub['a'])}; at the first checkpoint: {share(first_pairs)}",
-        "",
-        *table(["objective", "beta", *(f"max √KL {s}" for s in sizes)], kl_rows),
-        "",
-    ]
-
-    drops = {o: dict(zip(g["model_size"], g["drop"], strict=True)) for o, g in _by(humps, "objective")}
-    largest = {s: dict(zip(g["objective"], g["last_d"], strict=True)) for s, g in _by(humps, "model_size")}
-    largest_flags = []
-    for objective in mains:
-        present = [s for s in sizes if s in drops.get(objective, {})]
-        if len(present) >= 2:
-            v = drops[objective]
-            largest_flags.append(all(v[present[-1]] < v[s] for s in present[:-1]))
-    sub["b"] = majority(largest_flags)
-    lines += [
-        f"(b) the largest size has the smallest drop from peak to the largest-KL point: "
-        f"{share(largest_flags)} objectives -> {yes(sub['b'])}",
-        "",
-        *table(
-            ["objective", *(f"drop {s}" for s in sizes)],
-            [[o, *(fmt(drops.get(o, {}).get(s, math.nan)) for s in sizes)] for o in mains],
-        ),
-        "",
-    ]
-
-    ipo_kl, ipo_drop = [], []
-    for ipo in (o for o in mains if t.specs[o].family == "ipo"):  # IPO by its loss type, not its name
-        for size in sizes:
-            others = [o for o in mains if t.specs[o].family != "ipo" and o in largest.get(size, {})]
-            if ipo in largest.get(size, {}) and others:
-                ipo_kl.append(all(largest[size][ipo] < largest[size][o] for o in others))
-                ipo_drop.append(all(drops[ipo][size] < drops[o][size] for o in others))
-    sub["c"], sub["d"] = majority(ipo_kl), majority(ipo_drop)
-    lines += [
-        f"(c) IPO's largest √KL is below every other objective's at the same size: {share(ipo_kl)} sizes "
-        f"-> {yes(sub['c'])}",
-        f"(d) IPO's drop from peak is the smallest at the same size: {share(ipo_drop)} sizes "
-        f"-> {yes(sub['d'])}",
-        "",
-        *table(
-            ["size", *(f"largest √KL {o}" for o in mains)],
-            [[s, *(fmt(largest.get(s, {}).get(o, math.nan)) for o in mains)] for s in sizes],
-        ),
-    ]
-    tested = [v for v in sub.values() if v is not None]
+    for key, cases in sub.items():
+        by_arm: dict[str, list[Case]] = {}
+        for c in cases:
+            by_arm.setdefault(c.labels[0].split(",")[0] if key in "ab" else "", []).append(c)
+        arms = "; ".join(f"{k}: {verdict(v)} ({count(v)})" for k, v in by_arm.items() if k)
+        lines += [
+            f"{texts[key]} -> {verdict(cases)} ({count(cases)} cases{'; ' + arms if arms else ''})",
+            "",
+            *table(
+                ["group", "compared", "where", *CASE_HEADER], [[*c.labels, *case_cells(c)] for c in cases]
+            ),
+            "",
+        ]
+    summary = ", ".join(f"{k} {verdict(v)} ({count(v)})" for k, v in sub.items())
     return Finding(
         "3",
-        "Smaller models reach high KL faster and over-optimise sooner; the largest keeps KL lower and "
-        "degrades less. IPO stays at lower KL and over-optimises least.",
-        "four sub-claims, each holding when its comparison succeeds in more than half its cases: "
-        "(a) per (objective, beta) and pair of sizes, the smaller model's largest sqrt(KL) is higher; "
-        "(b) per objective, the largest size's drop (peak win rate minus the win rate at the largest "
-        "sqrt(KL)) is below every smaller size's; (c) per size, IPO's largest sqrt(KL) is below every "
-        "other objective's; (d) per size, IPO's drop is below every other objective's. "
-        "Reproduced if every tested sub-claim holds, partly if some do.",
-        verdict(tested),
-        f"sub-claims a-d: {', '.join(f'{k} {yes(v)}' for k, v in sub.items())}",
-        lines,
+        claim,
+        "every case holds when its CI lies above 0. Sizes are compared at their own DAA learning rates "
+        "and, where the config has an arm at one rate for every size, at that rate; the sub-claim lines "
+        "say which arm supports what.",
+        verdict(every),
+        f"sub-claims {summary}",
+        lines[:-1],
+        null="no difference: size and objective change neither how far a run moves in KL (equal sqrt(KL) "
+        "at matched betas) nor the fitted gain at matched sqrt(KL).",
+        statistic="sqrt(KL) differences of final checkpoints at matched betas; differences of the RL-form "
+        f"gain over SFT fitted per replicate and read at sqrt(KL) = {', '.join(f'{x:g}' for x in MATCHED_D)} "
+        "(not each size's own last checkpoint, whose KL differs).",
+        cases=tuple(every),
     )
 
 
-def _by(df: pd.DataFrame, column: str) -> list[tuple[str, pd.DataFrame]]:
-    return [] if df.empty else [(str(k), g) for k, g in df.groupby(column, sort=True)]
+def _matched_policies(p: Pooled, a: tuple[str, str], b: tuple[str, str]) -> tuple[list[str], list[str]]:
+    """Policies of ``a`` and ``b`` at the same (beta, step), in matched order."""
+    ka = {(float(r["beta"]), int(r["step"])): str(r["policy"]) for _, r in p.rows(*a).iterrows()}
+    kb = {(float(r["beta"]), int(r["step"])): str(r["policy"]) for _, r in p.rows(*b).iterrows()}
+    keys = sorted(set(ka) & set(kb))
+    return [ka[k] for k in keys], [kb[k] for k in keys]
 
 
 @finding("4")
 def finding4(t: Tables) -> Finding:
     """Length exploitation and the length-regularised variant (e.g. R-DPO beside DPO)."""
-    ev = t.ev
-    sizes, mains = size_order(ev), main_objectives(ev, t.specs)
-    daa = ev[ev["objective"].isin(mains)]
+    claim = (
+        "Length exploitation: R² of log pi/ref on length is higher for smaller models and smaller KL "
+        "budgets; length regularisation shifts the frontier but does not remove over-optimisation."
+    )
+    if t.pooled is None:
+        return _not_tested("4", claim)
+    p = t.pooled
+    sub: dict[str, list[Case]] = {"a": [], "b": [], "c": [], "d": []}
+    sizes = t.sizes
+    for i, small in enumerate(sizes):
+        for large in sizes[i + 1 :]:
+            pa, pb = [], []
+            for objective in t.mains:
+                if len(p.rows(small, objective)) and len(p.rows(large, objective)):
+                    x, y = _matched_policies(p, (small, objective), (large, objective))
+                    pa += x
+                    pb += y
+            if pa:
+                est = C.length_r2_gap(
+                    p.stack(small, pa, "logratio"),
+                    p.stack(small, pa, "len"),
+                    p.stack(large, pb, "logratio"),
+                    p.stack(large, pb, "len"),
+                    t.boot("r2", small, large),
+                )
+                sub["a"].append(case((f"{small} − {large}",), est, above()))
+    for size in sizes:
+        policies = [x for o in t.mains if len(p.rows(size, o)) for x in p.policies(size, o)]
+        if len(policies) >= 3:
+            est = C.length_r2_trend(
+                p.stack(size, policies, "logratio"),
+                p.stack(size, policies, "len"),
+                p.sqrt_kl(size, policies),
+                t.boot("r2-trend", size),
+            )
+            sub["b"].append(case((size,), est, below()))
+    regularised = [o for o in daa_objectives(t.ev, t.specs) if t.specs[o].length_regularised]
+    for size in sizes:
+        for objective in (o for o in regularised if len(p.rows(size, o))):
+            rise, fall = _hump(t, size, objective)
+            holds = None if None in (rise.holds, fall.holds) else bool(rise.holds and fall.holds)
+            sub["c"].append(
+                Case((f"{size} {objective}",), rise.estimate, holds, bool(rise.robust and fall.robust))
+            )
+    for base, lr in length_pairs(t.ev, t.specs):
+        for size in (s for s in sizes if len(p.rows(s, base)) and len(p.rows(s, lr))):
+            x, y = _matched_policies(p, (size, lr), (size, base))
+            if x:
+                diff = p.stack(size, x, "len") - p.stack(size, y, "len")
+                sub["d"].append(
+                    case(
+                        (f"{size} {lr} − {base}",),
+                        C.mean_of(diff.mean(axis=2), t.boot("len", size, lr)),
+                        below(),
+                    )
+                )
+    texts = {
+        "a": "(a) the smaller size's length R² is higher, matched (objective, beta, step): smaller − larger",
+        "b": "(b) length R² falls as sqrt(KL) grows: Spearman rho over a size's checkpoints, below 0",
+        "c": "(c) the length-regularised objective still shows a hump (finding 1's criterion; rise shown)",
+        "d": "(d) length regularisation shortens the samples: its mean length minus its baseline's (tokens)",
+    }
     lines: list[str] = []
-    sub: dict[str, bool | None] = {}
-
-    r2_pairs = []
-    for _, g in daa.groupby(["objective", "beta", "step"], sort=True) if len(daa) else []:
-        r2_pairs += _pairs(dict(zip(g["model_size"], g["length_r2"], strict=True)), sizes)
-    sub["a"] = majority(r2_pairs)
-    means = {s: float(daa.loc[daa["model_size"] == s, "length_r2"].mean()) for s in sizes}
-    rhos = {s: spearman(*_xy(daa[daa["model_size"] == s], "sqrt_kl", "length_r2")) for s in sizes}
-    rho_flags = [rhos[s] < 0 for s in sizes if math.isfinite(rhos[s])]
-    sub["b"] = majority(rho_flags)
-    lines += [
-        f"(a) smaller size has the higher length R² at matched (objective, beta, step): {share(r2_pairs)} "
-        f"size pairs -> {yes(sub['a'])}",
-        f"(b) length R² falls as √KL grows (Spearman rho < 0) within a size: {share(rho_flags)} sizes "
-        f"-> {yes(sub['b'])}",
-        "",
-        *table(
-            ["size", "mean length R²", "Spearman rho(√KL, R²)"],
-            [[s, fmt(means[s]), fmt(rhos[s], 2)] for s in sizes],
-        ),
-        "",
-    ]
-
-    humps = hump_table(ev, t.specs)
-    regularised = [o for o in daa_objectives(ev, t.specs) if t.specs[o].length_regularised]
-    pairs = length_pairs(ev, t.specs)  # (baseline, length-regularised), e.g. (dpo, rdpo)
-    rd = humps[humps["objective"].isin(regularised)] if len(humps) else humps
-    hump_flags = [bool(h) for h in rd.get("hump", [])]
-    shorter = []
-    for base, lr in pairs:
-        both = ev[ev["objective"].isin([base, lr])]
-        for _, g in both.groupby(["model_size", "beta", "step"], sort=True) if len(both) else []:
-            lengths = dict(zip(g["objective"], g["mean_length"], strict=True))
-            if len(lengths) == 2:
-                shorter.append(lengths[lr] < lengths[base])
-    shown = set(regularised) | {o for pair in pairs for o in pair}
-    label = "R-DPO" if all(t.specs[o].family == "dpo" for o in regularised) else "length-regularised"
-    base_label = "DPO" if label == "R-DPO" else "its baseline"
-    sub["c"], sub["d"] = majority(hump_flags), majority(shorter)
-    peak_rows = [
-        [
-            h["model_size"],
-            h["objective"],
-            fmt(h["peak_win"]),
-            fmt(h["peak_d"]),
-            fmt(h["last_win"]),
-            yes(h["hump"]),
-        ]
-        for _, h in humps.iterrows()
-        if h["objective"] in shown and h["model_size"] in set(rd.get("model_size", []))
-    ]
-    lines += [
-        f"(c) {label} ({', '.join(regularised)}) still shows a hump (finding 1's criterion): "
-        f"{share(hump_flags)} sizes -> {yes(sub['c'])}",
-        f"(d) {label}'s mean length is below {base_label}'s at matched (size, beta, step): {share(shorter)} "
-        f"checkpoints -> {yes(sub['d'])}",
-    ]
-    if peak_rows:
+    for key, cases in sub.items():
         lines += [
+            f"{texts[key]} -> {verdict(cases)} ({count(cases)})",
             "",
-            *table(["size", "objective", "peak win", "peak √KL", "win at largest √KL", "hump"], peak_rows),
+            *table(["case", *CASE_HEADER], [[*c.labels, *case_cells(c)] for c in cases]),
+            "",
         ]
-    tested = [v for v in sub.values() if v is not None]
+    every = [c for cs in sub.values() for c in cs]
     return Finding(
         "4",
-        "Length exploitation: R² of log pi/ref on length is higher for smaller models and smaller KL "
-        "budgets; length regularisation shifts the frontier but does not remove over-optimisation.",
-        "four sub-claims, each holding when its comparison succeeds in more than half its cases: "
-        "(a) per (objective, beta, step) and pair of sizes, the smaller size's length R² is higher; "
-        "(b) per size, the Spearman correlation of length R² with sqrt(KL) over its checkpoints is "
-        "negative; (c) per size R-DPO ran at, R-DPO shows a hump by finding 1's criterion; (d) per "
-        "matched (size, beta, step), R-DPO's mean length is below DPO's. Reproduced if every tested "
-        "sub-claim holds, partly if some do.",
-        verdict(tested),
-        f"sub-claims a-d: {', '.join(f'{k} {yes(v)}' for k, v in sub.items())}",
-        lines,
+        claim,
+        "(a), (c) hold when their CIs lie above 0, (b) and (d) when below 0.",
+        verdict(every),
+        "sub-claims " + ", ".join(f"{k} {verdict(v)} ({count(v)})" for k, v in sub.items()),
+        lines[:-1],
+        null="length explains log pi/ref equally at every size and KL; the length-regularised objective "
+        "has no hump and the same lengths as its baseline.",
+        statistic="R² of log pi/ref on sample length over prompts, per checkpoint; its difference between "
+        "sizes and its rank correlation with sqrt(KL); finding 1's rise and fall; paired length differences.",
+        cases=tuple(every),
     )
-
-
-def _xy(df: pd.DataFrame, x: str, y: str) -> tuple[list[float], list[float]]:
-    return df[x].astype(float).tolist(), df[y].astype(float).tolist()
 
 
 @finding("5")
 def finding5(t: Tables) -> Finding:
     """Implicit-reward accuracy has little correlation with win rate."""
-    ev = t.ev
-    daa = ev[ev["objective"].isin(daa_objectives(ev, t.specs))]
-    sizes = size_order(ev)
-    rs = {s: pearson(*_xy(daa[daa["model_size"] == s], "implicit_acc", "win_rate")) for s in sizes}
-    ns = {
-        s: int(daa[daa["model_size"] == s][["implicit_acc", "win_rate"]].notna().all(axis=1).sum())
-        for s in sizes
-    }
-    r_all = pearson(*_xy(daa, "implicit_acc", "win_rate"))
-    flags = [abs(rs[s]) < R_SMALL for s in sizes if math.isfinite(rs[s])]
-    body = [
-        f"- pooled over sizes: r = {fmt(r_all, 2)} (n = {sum(ns.values())})",
-        "",
-        *table(
-            ["size", "Pearson r", "n checkpoints", f"|r| < {R_SMALL:g}"],
-            [
-                [s, fmt(rs[s], 2), str(ns[s]), yes(abs(rs[s]) < R_SMALL if math.isfinite(rs[s]) else None)]
-                for s in sizes
-            ],
-        ),
-    ]
+    claim = "Held-out implicit-reward accuracy has little correlation with win rate."
+    if t.pooled is None:
+        return _not_tested("5", claim)
+    p, cases = t.pooled, []
+    for size in t.sizes:
+        policies = [
+            x for o in daa_objectives(t.ev, t.specs) if len(p.rows(size, o)) for x in p.policies(size, o)
+        ]
+        if len(policies) < 3:
+            continue
+        for column, label in (("implicit_acc", "noisy labels"), ("implicit_acc_gold", "gold labels")):
+            if column not in p.ev.columns:
+                continue
+            acc = np.stack(
+                [
+                    p.ev[(p.ev["replicate"] == r) & (p.ev["model_size"] == size)]
+                    .set_index("policy")
+                    .loc[policies, column]
+                    .to_numpy(dtype=np.float64)
+                    for r in p.replicates
+                ]
+            )
+            if not np.isfinite(acc).all():
+                continue
+            est = C.accuracy_correlation(p.stack(size, policies), acc, t.boot("implicit", size, column))
+            cases.append(case((size, label, str(len(policies))), est, within(-R_SMALL, R_SMALL)))
+    body = table(
+        ["size", "accuracy on", "checkpoints", *CASE_HEADER], [[*c.labels, *case_cells(c, 2)] for c in cases]
+    )
     return Finding(
         "5",
-        "Held-out implicit-reward accuracy has little correlation with win rate.",
-        f"per size, Pearson r between held-out implicit-reward accuracy and win rate over all DAA "
-        f"checkpoints; little correlation = |r| < {R_SMALL:g}. Reproduced if every size, partly if some.",
-        verdict(flags),
-        f"{share(flags)} sizes with |r| < {R_SMALL:g}; pooled r = {fmt(r_all, 2)}",
+        claim,
+        f"per size and label kind, the CI of r lies inside (-{R_SMALL:g}, {R_SMALL:g}).",
+        verdict(cases),
+        f"{count(cases)} (size, labels) cases with r inside ±{R_SMALL:g}",
         body,
+        null=f"the accuracy tracks the win rate: |r| >= {R_SMALL:g}.",
+        statistic="Pearson r over a size's DAA checkpoints between held-out implicit-reward accuracy (on the "
+        "noisy preference labels, and on the noiseless gold order of the same pairs) and win rate, per "
+        "replicate, averaged.",
+        cases=tuple(cases),
     )
 
 
@@ -542,129 +669,125 @@ def finding6(t: Tables) -> Finding:
     )
     if not toy_row:
         return Finding("6", claim, "the toy MDP was not part of this run", NOT_TESTED, "not run")
-    body = []
-    objectives = toy_row.get("objectives", {})
-    if objectives:
-        body = table(
-            [
-                "objective",
-                "seeds with OOD gain",
-                "seeds with ID fall",
-                "reference OOD mass",
-                "final OOD mass by beta",
-            ],
-            [
-                [
-                    name,
-                    f"{o.get('seeds_ood_gain', 'n/a')}/{o.get('n_seeds', 'n/a')}",
-                    f"{o.get('seeds_id_fall', 'n/a')}/{o.get('n_seeds', 'n/a')}",
-                    fmt(o.get("reference_ood_mass_mean")),
-                    _by_beta(o.get("final_ood_mass_mean", {})),
-                ]
-                for name, o in sorted(objectives.items())
-            ],
-        )
-    extra = {
-        k: v
-        for k, v in sorted(toy_row.items())
-        if k not in {"objectives", "verdict", "criterion", "claim", "finding"}
-    }
-    body += [f"- {k}: {fmt(v) if isinstance(v, float) else v}" for k, v in extra.items()]
+    body = list(toy_row.get("table", []))
     return Finding(
         "6",
         str(toy_row.get("claim", claim)),
         str(toy_row.get("criterion", "see the toy MDP's findings")),
         str(toy_row.get("verdict", NOT_TESTED)),
-        "from the toy MDP's findings",
+        str(toy_row.get("summary", "from the toy MDP's findings")),
         body,
+        null=str(toy_row.get("null", "")),
+        statistic=str(toy_row.get("statistic", "")),
     )
-
-
-def _by_beta(values: dict[Any, float]) -> str:
-    """``beta: value`` pairs in increasing beta."""
-    items = sorted(values.items(), key=lambda kv: float(kv[0]))
-    return ", ".join(f"β={float(b):g}: {fmt(v)}" for b, v in items)
 
 
 @finding("fit", title="Scaling-law form")
 def functional_form(t: Tables) -> Finding:
     """The paper's fit claim: the RL form fits better than the quadratic (about half the RMSE)."""
-    fits = t.fits
-    rows, flags, ratios = [], [], []
-    rl = (
-        pd.DataFrame()
-        if fits is None or fits.empty
-        else fits[(fits["form"] == "rl") & ~fits["objective"].isin(NON_DAA)]
+    claim = (
+        "The RL form R(d) = d(alpha - beta log d), fitted to all checkpoints, roughly halves the RMSE of "
+        "a quadratic (best-of-n) fit."
     )
-    for _, f in rl.iterrows():
-        ratio = float(f["rmse_ratio"])
-        if math.isfinite(ratio):
-            flags.append(ratio < 1)
-            ratios.append(ratio)
-        inside = None if not math.isfinite(float(f["d_peak"])) else bool(f["d_peak"] <= f["d_max"])
-        rows.append(
-            [
-                str(f["model_size"]),
-                f["objective"],
-                f["offset"],
-                fmt(f["r2"]),
-                f"{fmt(ratio, 2)} [{fmt(f['rmse_ratio_low'], 2)}, {fmt(f['rmse_ratio_high'], 2)}]",
-                f"{fmt(f['d_peak'])} [{fmt(f['d_peak_low'])}, {fmt(f['d_peak_high'])}]",
-                fmt(f["d_max"]),
-                yes(inside),
-                fmt(f["peak_frac"], 2),
-            ]
-        )
-    median = float(np.median(ratios)) if ratios else math.nan
+    if t.pooled is None:
+        return _not_tested("fit", claim)
+    p, cases, rows, calibration = t.pooled, [], [], []
+    for size in t.sizes:
+        for objective in [*daa_objectives(t.ev, t.specs), *best_of_n_objectives(t.ev)]:
+            if not len(p.rows(size, objective)):
+                continue
+            win, d = _curve(p, size, p.policies(size, objective))
+            ratio = C.rmse_ratio(win, d, t.boot("form", size, objective))
+            if objective in best_of_n_objectives(t.ev):
+                calibration.append(f"{size} {objective} {est_cell(ratio, 2)}")
+                continue
+            c = case((size, objective), ratio, below(1.0))
+            cases.append(c)
+            alpha = C.fitted_coefficient(win, d, 0, t.boot("alpha", size, objective))
+            beta = C.fitted_coefficient(win, d, 1, t.boot("beta", size, objective))
+            half = yes(ratio.low <= PAPER_RATIO <= ratio.high)
+            rows.append([size, objective, *case_cells(c, 2), half, est_cell(alpha), est_cell(beta)])
     body = [
-        f"- median RMSE ratio (RL / quadratic): {fmt(median, 2)} (the paper: about 0.5)",
-        *_form_calibration(fits),
+        f"- pooled RMSE ratios of the cases: median {fmt(_median(cases), 2)}",
+        *(
+            [
+                "- calibration on the best-of-n curves (Gao et al.: the quadratic form fits best-of-n, so a "
+                "ratio at or above 1 is expected there): " + "; ".join(calibration)
+            ]
+            if calibration
+            else []
+        ),
         "",
         *table(
-            [
-                "size",
-                "objective",
-                "offset",
-                "RL R²",
-                "RMSE ratio [95% CI]",
-                "RL d* [95% CI]",
-                "largest √KL",
-                "d* observed?",
-                "bootstrap share with a peak",
-            ],
+            ["size", "objective", "ratio per replicate", "ratio pooled [95% CI]", "below 1", "robust to seed",
+             f"CI holds {PAPER_RATIO:g}", "RL alpha [95% CI]", "RL beta [95% CI]"],
             rows,
         ),
-    ]
+    ]  # fmt: skip
     return Finding(
         "fit",
-        "The RL form R(d) = d(alpha - beta log d), fitted to all checkpoints, roughly halves the RMSE of "
-        "a quadratic (best-of-n) fit.",
-        "per (size, DAA objective), RMSE of the RL form / RMSE of the quadratic form below 1; "
-        "reproduced if every pair, partly if some. The median ratio is set beside the paper's ~0.5.",
-        verdict(flags),
-        f"{share(flags)} pairs where the RL form fits better; median ratio {fmt(median, 2)}",
+        claim,
+        f"per (size, DAA objective), the CI of the ratio lies below 1; whether it also covers the paper's "
+        f"~{PAPER_RATIO:g} is reported beside it.",
+        verdict(cases),
+        f"{count(cases)} pairs where the RL form fits better",
         body,
+        null="the two forms fit equally well (ratio 1).",
+        statistic="RMSE of the RL form over RMSE of the quadratic form, both fitted as gains over SFT to "
+        "all of a replicate's checkpoints (SFT at d = 0), averaged over replicates.",
+        cases=tuple(cases),
     )
 
 
-def _form_calibration(fits: pd.DataFrame | None) -> list[str]:
-    """The same RMSE ratio on the best-of-n curves, where Gao et al. found the quadratic form fits."""
-    if fits is None or fits.empty:
-        return []
-    bon = fits[(fits["form"] == "rl") & fits["objective"].isin(best_of_n_objectives(fits))]
-    if bon.empty:
-        return []
-    cells = [
-        f"{f['model_size']} {f['objective']} {fmt(f['rmse_ratio'], 2)} "
-        f"[{fmt(f['rmse_ratio_low'], 2)}, {fmt(f['rmse_ratio_high'], 2)}]"
-        for _, f in bon.iterrows()
-    ]
-    below = sum(float(f["rmse_ratio"]) < 1 for _, f in bon.iterrows())
-    return [
-        f"- calibration on the best-of-n curves (Gao et al.: the quadratic form fits best-of-n, so a "
-        f"ratio above 1 is expected there): the RL form fits better on {below}/{len(bon)}: "
-        + "; ".join(cells)
-    ]
+def _median(cases: Sequence[Case]) -> float:
+    values = [c.estimate.value for c in cases if c.estimate is not None]
+    return float(np.median(values)) if values else math.nan
+
+
+# ----- beyond the paper --------------------------------------------------------------------------
+
+
+@finding("sharpening", title="Beyond the paper: DAA against temperature sharpening")
+def sharpening(t: Tables) -> Finding:
+    """The best DAA checkpoint against the SFT policy sharpened by temperature, at matched sqrt(KL)."""
+    claim = (
+        "The best DAA checkpoint wins more often than the SFT policy sharpened by temperature alone at "
+        "the same sqrt(KL): preference learning, not only entropy reduction."
+    )
+    temps = t.pooled is not None and any(len(t.pooled.rows(s, "temperature")) for s in t.sizes)
+    if not temps:
+        return _not_tested("sharpening", claim, "no temperature-sharpened SFT policies in this study")
+    p, cases = t.pooled, []
+    for size in t.sizes:
+        temp = p.rows(size, "temperature").sort_values("temperature", ascending=False, kind="stable")
+        curve_win, curve_d = _curve(p, size, [str(x) for x in temp["policy"]])
+        for objective in t.mains:
+            if not len(p.rows(size, objective)):
+                continue
+            policies = p.policies(size, objective)
+            est = C.beyond_curve(
+                p.stack(size, policies),
+                p.sqrt_kl(size, policies),
+                curve_win,
+                curve_d,
+                t.boot("sharp", size, objective),
+            )
+            cases.append(case((size, objective), est, above()))
+    body = table(["size", "objective", *CASE_HEADER], [[*c.labels, *case_cells(c)] for c in cases])
+    return Finding(
+        "sharpening",
+        claim,
+        "per (size, objective), the CI lies above 0; checkpoints beyond the temperature curve's largest "
+        "sqrt(KL) are left out (a case with none left is not tested).",
+        verdict(cases),
+        f"{count(cases)} (size, objective) pairs beat temperature sharpening",
+        body,
+        null="at the same sqrt(KL), the best checkpoint wins no more often than temperature sharpening.",
+        statistic="the checkpoint chosen on one half of the prompts, measured on the other (cross-fitted): "
+        "its win probability minus the temperature curve's at its sqrt(KL) (the curve through SFT at "
+        "d = 0 and each temperature, read per prompt by linear interpolation in d).",
+        cases=tuple(cases),
+    )
 
 
 @finding("bon", title="Beyond the paper: DAA against best-of-n")
@@ -676,110 +799,122 @@ def against_best_of_n(t: Tables) -> Finding:
         "best-of-n more KL-efficient than RL against a proxy)."
     )
     criterion = (
-        "per (size, DAA objective) with checkpoints inside the best-of-n curve's √KL range: D = mean "
-        "over prompts of (checkpoint win − proxy best-of-n win interpolated at the checkpoint's √KL), "
-        "averaged over those checkpoints, with a 95% bootstrap CI over prompts. A pair holds when the "
-        "CI lies below 0 (above 0: the DAA beats best-of-n; otherwise level). Reproduced if every "
-        "pair, partly if some, not reproduced if none. The gold-selected envelope is compared the "
-        "same way and reported, not graded."
+        "per (size, DAA objective), the CI of D lies below 0 (above 0: the DAA beats best-of-n; "
+        "otherwise level). The gold-selected envelope is compared the same way and reported, not graded."
     )
-    ev = t.ev
-    curves = best_of_n_objectives(ev)
-    if "bon_proxy" not in curves or not t.samples:
+    if t.pooled is None or "bon_proxy" not in best_of_n_objectives(t.ev):
         return Finding("bon", claim, criterion, NOT_TESTED, "no best-of-n curves in this run")
-    n_boot, ci, seed = t.bootstrap
-    rows, flags, sides = [], [], {"bon_proxy": [], "bon_gold": []}
-    for size in size_order(ev):
-        for objective in daa_objectives(ev, t.specs):
-            daa = ev[(ev["model_size"] == size) & (ev["objective"] == objective)]
-            if daa.empty:
+    p, cases, rows = t.pooled, [], []
+    curves = best_of_n_objectives(t.ev)
+    for size in t.sizes:
+        for objective in daa_objectives(t.ev, t.specs):
+            if not len(p.rows(size, objective)):
                 continue
-            got = {
-                c: matched_kl.compare(
-                    daa,
-                    ev[(ev["model_size"] == size) & (ev["objective"] == c)],
-                    t.samples,
-                    size,
-                    n_boot,
-                    ci,
-                    derive_seed(seed, "bon", size, objective, c),
-                )
-                for c in curves
-            }
-            proxy = got["bon_proxy"]
-            if proxy.n_matched:
-                flags.append(proxy.side == "below")
-            for c, m in got.items():
-                if m.n_matched:
-                    sides[c].append(m.side)
+            got: dict[str, tuple[Estimate | None, int]] = {}
+            for curve in curves:
+                per, matched = [], []
+                for r in p.replicates:
+                    m = matched_kl.per_prompt(
+                        p.rows(size, objective, r), p.rows(size, curve, r), p.values, r, size
+                    )
+                    per.append(m[1])
+                    matched.append(m[0])
+                ok = all(x is not None for x in per)
+                est = C.mean_of(np.stack(per), t.boot("bon", size, objective, curve)) if ok else None
+                got[curve] = (est, min(matched))
+            proxy = got["bon_proxy"][0]
+            c = case((size, objective), proxy, below())
+            cases.append(c)
             rows.append(
                 [
                     size,
                     objective,
-                    f"{proxy.n_matched} ({proxy.n_out_of_range} beyond)",
+                    str(got["bon_proxy"][1]),
+                    reps_cell(proxy),
+                    est_cell(proxy),
+                    _side(proxy),
                     *(
-                        cell
-                        for c in ("bon_proxy", "bon_gold")
-                        for cell in (
-                            (f"{fmt(got[c].diff)} [{fmt(got[c].low)}, {fmt(got[c].high)}]", got[c].side)
-                            if c in got
-                            else ("n/a", "n/a")
-                        )
+                        (est_cell(got["bon_gold"][0]), _side(got["bon_gold"][0]))
+                        if "bon_gold" in got
+                        else ("n/a", "n/a")
                     ),
                 ]
             )
+    sides = [r[5] for r in rows]
     body = [
         *table(
-            [
-                "size",
-                "objective",
-                "checkpoints matched",
-                "D vs proxy BoN [95% CI]",
-                "side",
-                "D vs gold BoN [95% CI]",
-                "side",
-            ],
+            ["size", "objective", "checkpoints matched (fewest in a replicate)", "D per replicate",
+             "D vs proxy BoN pooled [95% CI]", "side", "D vs gold BoN [95% CI]", "side"],
             rows,
         ),
         "",
-        *_curve_peaks(ev, t),
-    ]
-    counts = {c: {k: v.count(k) for k in ("below", "level", "above")} for c, v in sides.items()}
+        *_reward_models(t),
+    ]  # fmt: skip
     summary = (
-        f"{share(flags)} (size, objective) pairs below proxy best-of-n "
-        f"(level {counts['bon_proxy']['level']}, above {counts['bon_proxy']['above']}); "
-        f"below the gold envelope {counts['bon_gold']['below']}/{len(sides['bon_gold'])}"
+        f"{count(cases)} (size, objective) pairs below proxy best-of-n "
+        f"(level {sides.count('level')}, above {sides.count('above')})"
     )
-    return Finding("bon", claim, criterion, verdict(flags), summary, body)
+    return Finding(
+        "bon",
+        claim,
+        criterion,
+        verdict(cases),
+        summary,
+        body,
+        null="at the sqrt(KL) a checkpoint spent, it wins as often as proxy best-of-n (D = 0).",
+        statistic="D = mean over prompts of (checkpoint win − proxy best-of-n win interpolated at the "
+        "checkpoint's sqrt(KL)), averaged over the checkpoints inside the curve's sqrt(KL) range, per "
+        "replicate, averaged.",
+        cases=tuple(cases),
+    )
 
 
-def _curve_peaks(ev: pd.DataFrame, t: Tables) -> list[str]:
-    """Per size: the proxy RM's held-out accuracy, and each curve's peak win rate and its √KL."""
-    rows = []
+def _side(e: Estimate | None) -> str:
+    if e is None:
+        return "n/a"
+    return "above" if e.low > 0 else "below" if e.high < 0 else "level"
+
+
+def _reward_models(t: Tables) -> list[str]:
+    """The proxy reward models' held-out accuracy per replicate (noisy labels / gold order)."""
     rm = t.reward_models
-    for size in size_order(ev):
-        acc = ""
-        if rm is not None and len(rm):
-            r = rm[rm["model_size"].astype(str) == size]
-            if len(r):
-                acc = f"{fmt(r['accuracy_noisy'].iloc[0])} / {fmt(r['accuracy_gold'].iloc[0])}"
-        for objective in [*daa_objectives(ev, t.specs), "temperature", *best_of_n_objectives(ev)]:
-            sub = ev[(ev["model_size"] == size) & (ev["objective"] == objective)]
-            if sub.empty:
-                continue
-            best = sub.sort_values(["win_rate", "policy"], ascending=[False, True], kind="stable").iloc[0]
+    if rm is None or not len(rm):
+        return []
+    rm = rm if "replicate" in rm.columns else rm.assign(replicate=0)
+    rows = []
+    for size in t.sizes:
+        r = rm[rm["model_size"].astype(str) == size].sort_values("replicate", kind="stable")
+        if len(r):
             rows.append(
-                [size, acc, objective, fmt(best["win_rate"]), fmt(best["sqrt_kl"]), str(best["policy"])]
+                [
+                    size,
+                    " / ".join(fmt(x) for x in r["accuracy_noisy"]),
+                    " / ".join(fmt(x) for x in r["accuracy_gold"]),
+                ]
             )
     return [
-        "Peak win rate of each curve and where it lies (proxy RM accuracy on the held-out pairs: "
-        "noisy labels / noiseless gold labels):",
+        "Proxy reward models' accuracy on the held-out pairs, per replicate:",
         "",
-        *table(["size", "proxy RM accuracy", "curve", "peak win rate", "at √KL", "policy"], rows),
+        *table(["size", "noisy labels", "gold order"], rows),
     ]
 
 
 # ----- document ----------------------------------------------------------------------------
+
+
+def study_numbers(t: Tables) -> list[str]:
+    """The SFT policies' win rates, pooled over replicates."""
+    if t.pooled is None:
+        return []
+    rows = []
+    for size in t.sizes:
+        e = C.mean_of(t.pooled.stack(size, ["sft"])[..., 0], t.boot("sft", size))
+        rows.append([size, reps_cell(e), est_cell(e)])
+    return [
+        "SFT win rate against the reference summaries:",
+        "",
+        *table(["size", "per replicate", "pooled [95% CI]"], rows),
+    ]
 
 
 def all_findings(tables: Tables) -> list[tuple[str, Finding]]:
@@ -796,25 +931,34 @@ def findings_markdown(
 ) -> str:
     """The findings document (markdown); ``specs``: the config's objectives (``objectives.specs``).
 
-    ``optional``: the ``Tables`` fields ``samples``, ``reward_models`` and ``bootstrap``.
+    ``optional``: the ``Tables`` fields ``pooled``, ``reward_models``, ``bootstrap``, ``rates``, ``arms``.
     """
     ev = prepare(evaluations)
-    found = all_findings(Tables(ev, fits, toy_row, specs, **optional))
+    if "replicate" not in ev.columns:
+        ev = ev.assign(replicate=0)
+    t = Tables(ev, fits, toy_row, specs, **optional)
+    found = all_findings(t)
     judges = ", ".join(sorted(set(ev["judge"].astype(str)))) if "judge" in ev else "n/a"
-    offset = ", ".join(sorted(set(fits["offset"].astype(str)))) if fits is not None and len(fits) else "n/a"
+    reps = sorted(set(ev["replicate"]))
     lines = [
-        "# Findings: what this run shows",
+        "# Findings: what this study shows",
         "",
-        "Generated by `overopt.analysis.findings` from `results/tables/evaluations.csv` and "
-        "`results/tables/fits.csv`. For each claim of the paper (README: the study): the criterion, "
-        "computed from the tables, the numbers, and a verdict: *reproduced* (the criterion holds in "
-        "every case), *partly* (in some), *not reproduced* (in none), *not tested* (no case in this run).",
+        "Generated by `overopt.analysis.findings` from `results/tables/evaluations.csv` and every "
+        "policy's per-prompt samples. For each claim of the paper (README: the study): its null, the "
+        "statistic, the criterion and the verdict. Every statistic is computed per replicate and pooled; "
+        "its 95% CI comes from a two-level bootstrap over replicates (each a redraw of every seed after "
+        "the posts and gold reward) and prompts. A case holds when its CI lies on the claimed side of "
+        "its threshold. One rule for every finding: *reproduced* when every case holds, *partly* when "
+        "some do, *not reproduced* when none does, *not tested* when the study has no case. A case is "
+        "*robust to seed* when, besides, every replicate's own value is on the claimed side.",
         "",
-        f"- model sizes, smallest first (config order): {', '.join(size_order(ev))}",
-        f"- objectives: {', '.join(daa_objectives(ev, specs)) or 'none'}; judge: {judges}; "
-        f"fit offset: {offset}",
-        "- d = √KL uses the exact per-token KL estimate; win rates are against the reference "
-        "summaries, with 95% bootstrap CIs over prompts",
+        f"- replicates: {len(reps)}; model sizes, smallest first (config order): {', '.join(size_order(ev))}",
+        f"- objectives: {', '.join(daa_objectives(ev, specs)) or 'none'}"
+        + (f" (one learning rate for every size: {', '.join(t.arms)})" if t.arms else "")
+        + f"; judge: {judges}",
+        "- d = √KL uses the exact per-token KL estimate; win rates are against the reference summaries",
+        "",
+        *study_numbers(t),
         "",
         *table(
             ["finding", "claim", "verdict", "in numbers"],
@@ -822,16 +966,12 @@ def findings_markdown(
         ),
     ]
     for title, f in found:
-        lines += [
-            "",
-            f"## {title}: {f.verdict}",
-            "",
-            f"**Claim.** {f.claim}",
-            "",
-            f"**Criterion.** {f.criterion}",
-            "",
-            f"**Result.** {f.summary}.",
-        ]
+        lines += ["", f"## {title}: {f.verdict}", "", f"**Claim.** {f.claim}", ""]
+        if f.null:
+            lines += [f"**Null.** {f.null}", ""]
+        if f.statistic:
+            lines += [f"**Statistic.** {f.statistic}", ""]
+        lines += [f"**Criterion.** {f.criterion}", "", f"**Result.** {f.summary}."]
         if f.body:
             lines += ["", *f.body]
     return "\n".join(lines) + "\n"

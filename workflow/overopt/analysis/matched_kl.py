@@ -83,3 +83,29 @@ def compare(
     per_prompt /= len(in_range)
     low, high = bootstrap.mean_ci(per_prompt, n_boot, ci, seed)
     return Matched(len(in_range), len(daa) - len(in_range), float(per_prompt.mean()), low, high)
+
+
+def per_prompt(
+    daa: pd.DataFrame,
+    curve: pd.DataFrame,
+    values: dict[tuple[int, str, str, str], np.ndarray],
+    replicate: int,
+    size: str,
+) -> tuple[int, np.ndarray | None]:
+    """``compare``'s per-prompt differences in one replicate of a pooled study
+    (``overopt.analysis.pooled``): (checkpoints matched, per-prompt D or None without a match)."""
+    curve = curve.sort_values("sqrt_kl", kind="stable")
+    curve_d = curve["sqrt_kl"].to_numpy(dtype=float)
+    if len(curve_d) == 0:
+        return 0, None
+    in_range = daa[(daa["sqrt_kl"] > 0) & (daa["sqrt_kl"] <= float(curve_d[-1]))]
+    if in_range.empty:
+        return 0, None
+    curve_wins = [values[(replicate, size, str(p), "win")] for p in curve["policy"]]
+    out = np.zeros_like(curve_wins[0])
+    for _, row in in_range.sort_values("policy", kind="stable").iterrows():
+        i, j, w = interpolation(curve_d, float(row["sqrt_kl"]))
+        out += values[(replicate, size, str(row["policy"]), "win")] - (
+            (1 - w) * curve_wins[i] + w * curve_wins[j]
+        )
+    return len(in_range), out / len(in_range)

@@ -33,7 +33,7 @@ class HeldOutPeak:
         return self.low > 0.0
 
 
-def _held_out_gain(values: np.ndarray) -> float:
+def held_out_gain(values: np.ndarray) -> float:
     """values: (replicates, prompts, K + 1), the last column each prompt's half (0 or 1)."""
     gains, half = values[..., :-1], values[0, :, -1]
     out = []
@@ -45,13 +45,20 @@ def _held_out_gain(values: np.ndarray) -> float:
     return float(np.mean(out))
 
 
-def held_out_peak(gains: np.ndarray, n_boot: int, ci: float, seed: int) -> HeldOutPeak:
-    """``gains``: paired gains over SFT shaped (replicates, prompts, checkpoints)."""
+def with_halves(gains: np.ndarray, seed: int) -> np.ndarray:
+    """``gains`` (replicates, prompts, checkpoints) with each prompt's half (a seeded split) appended
+    as a last column: the values ``held_out_gain`` reads."""
     gains = np.asarray(gains, dtype=np.float64)
     r, n, _ = gains.shape
     half = np.zeros(n)
     half[np.random.default_rng(seed).permutation(n)[: n // 2]] = 1.0
-    values = np.concatenate([gains, np.broadcast_to(half[None, :, None], (r, n, 1))], axis=2)
-    res = two_level(values, n_boot, ci, seed + 1, statistic=_held_out_gain)
+    return np.concatenate([gains, np.broadcast_to(half[None, :, None], (r, n, 1))], axis=2)
+
+
+def held_out_peak(gains: np.ndarray, n_boot: int, ci: float, seed: int) -> HeldOutPeak:
+    """``gains``: paired gains over SFT shaped (replicates, prompts, checkpoints)."""
+    gains = np.asarray(gains, dtype=np.float64)
+    values = with_halves(gains, seed)
+    res = two_level(values, n_boot, ci, seed + 1, statistic=held_out_gain)
     peak = int(np.argmax(gains.mean(axis=(0, 1))))
     return HeldOutPeak(res.estimate, res.low, res.high, peak)

@@ -7,7 +7,8 @@ the config, not by name), then the others sorted, then the reference policies an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -16,6 +17,26 @@ from overopt.core import objectives as O
 REFERENCE_OBJECTIVES = ("sft", "temperature")  # SFT and SFT sharpened by temperature alone
 BEST_OF_N_OBJECTIVES = ("bon_proxy", "bon_gold")  # overopt.evaluate.best_of_n: classical over-optimisation
 NON_DAA = (*REFERENCE_OBJECTIVES, *BEST_OF_N_OBJECTIVES)  # the table's policies that are not DAA checkpoints
+
+
+def objective_specs(cfg_objectives: Mapping[str, Mapping[str, Any]]) -> O.Specs:
+    """The config's objectives (``objectives.specs``), custom loss types imported first so that
+    each objective's family (the summed IPO's is ``ipo``) is known."""
+    for o in cfg_objectives.values():
+        O.loss_type(str(o["loss_type"]))
+    return O.specs(cfg_objectives)
+
+
+def daa_rates(cfg: Mapping[str, Any]) -> dict[tuple[str, str], float]:
+    """The DAA learning rate of each (size, objective) run: the objective's own, else the size's."""
+    out = {}
+    for name, o in cfg["objectives"].items():
+        for size in o.get("sizes", cfg["models"]):
+            own = {**cfg.get("daa", {}), **cfg["models"][size].get("daa", {})}
+            rate = o.get("learning_rate", own.get("learning_rate"))
+            if rate is not None:
+                out[(str(size), name)] = float(rate)
+    return out
 
 
 def prepare(evaluations: pd.DataFrame) -> pd.DataFrame:
@@ -37,7 +58,24 @@ def objective_order(names: Iterable[str], objectives: O.Specs) -> list[str]:
     unknown = sorted(names - set(tail) - set(objectives))
     if unknown:
         raise ValueError(f"objectives {unknown} of the evaluations table are not in the config's objectives")
-    return O.order(names - set(tail), objectives) + tail
+    return ordered(names - set(tail), objectives) + tail
+
+
+def ordered(names: Iterable[str], objectives: O.Specs) -> list[str]:
+    """The paper's families first (DPO, IPO, SLiC; by family, not loss type, so the summed IPO of
+    a custom loss sits with TRL's), each family's plain objective before its variants, then the
+    others by name."""
+    rank = {"dpo": 0, "ipo": 1, "slic": 2}
+    known = [n for n in names if n in objectives]
+    return sorted(
+        known,
+        key=lambda n: (
+            rank.get(objectives[n].family, len(rank)),
+            objectives[n].length_regularised,
+            n != objectives[n].family,
+            n,
+        ),
+    )
 
 
 def daa_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[str]:

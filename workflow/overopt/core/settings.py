@@ -105,7 +105,16 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
     "collect": ("evaluation.bootstrap", "evaluation.ci"),
     "fit": ("fit", *OBJECTIVE_SPECS),
     "figures": OBJECTIVE_SPECS,
-    "findings": (*OBJECTIVE_SPECS, "evaluation.bootstrap", "evaluation.ci"),
+    "findings": (
+        *OBJECTIVE_SPECS,
+        "evaluation.bootstrap",
+        "evaluation.ci",
+        # each run's DAA learning rate (an arm at one rate for every size: finding 3)
+        "objectives.*.learning_rate",
+        "objectives.*.sizes",
+        "daa.learning_rate",
+        "models.*.daa.learning_rate",
+    ),
     "toy_mdp": ("toy_mdp",),
     "provenance": (),
 }

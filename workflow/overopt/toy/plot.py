@@ -48,8 +48,9 @@ def make_figure(df: pd.DataFrame) -> Figure:
             curve = g[g["beta"] == beta].groupby("step")["id_mass"].mean()
             bottom.plot(curve.index, curve.to_numpy(), color=color, label=f"β={beta:g}")
         top.axhline(start["ood_mass"].mean(), color="black", ls="--", lw=1, label="reference")
-        f = found[name]
-        top.set_title(f"{name}: OOD gain in {f['seeds_ood_gain']}/{f['n_seeds']} seeds")
+        cases = found[name]["by_beta"].values()
+        held = sum(c["holds"] for c in cases)
+        top.set_title(f"{name}: OOD gain (CI above 0) at {held}/{len(cases)} betas")
         top.set_xticks(range(len(betas)), [f"{b:g}" for b in betas])
         top.set_xlabel("β")
         top.set_ylim(0, 1)
