@@ -18,7 +18,7 @@ with smk.job(snakemake) as seed:
     cfg = snakemake.config
     evaluations = pd.read_csv(snakemake.input.table)
     toy, rm = snakemake.input.get("toy"), snakemake.input.get("reward_models")
-    ev = cfg["evaluation"]
+    boot = cfg["fit"]  # the analysis stage's bootstrap (fits and findings)
     text = findings_markdown(
         evaluations,
         pd.read_csv(snakemake.input.fits),
@@ -26,7 +26,7 @@ with smk.job(snakemake) as seed:
         objective_specs(cfg["objectives"]),
         pooled=pooled.load(evaluations, list(snakemake.input.samples)),
         reward_models=pd.read_csv(rm) if rm else None,
-        bootstrap=(int(ev.get("bootstrap", 1000)), float(ev.get("ci", 0.95)), seed),
+        bootstrap=(int(boot.get("bootstrap", 1000)), float(boot.get("ci", 0.95)), seed),
         rates=daa_rates(cfg),
         arms=tuple(name for name, o in cfg["objectives"].items() if "learning_rate" in o),
     )

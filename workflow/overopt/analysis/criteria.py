@@ -148,9 +148,19 @@ def _with_d(win: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.stack([win, _constant(d, win.shape[1])], axis=-1)
 
 
+def _coef(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares of y on the two columns of x, by the normal equations (nan if singular)."""
+    a, b, c = float(x[:, 0] @ x[:, 0]), float(x[:, 0] @ x[:, 1]), float(x[:, 1] @ x[:, 1])
+    det = a * c - b * b
+    if not det > 1e-12 * max(a * c, 1e-300):
+        return solve(x, y)
+    u, v = float(x[:, 0] @ y), float(x[:, 1] @ y)
+    return np.array([(c * u - b * v) / det, (a * v - b * u) / det])
+
+
 def _rl_gain(w: np.ndarray, d: np.ndarray, at: float) -> float:
     """The RL-form gain R(at) fitted to one replicate's points (the first is SFT, at d = 0)."""
-    coef = solve(basis("rl", d), w - w[0])
+    coef = _coef(basis("rl", d), w - w[0])
     return float((basis("rl", np.array([at])) @ coef)[0])
 
 
@@ -185,7 +195,7 @@ def rmse_ratio(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
             rmse = []
             for form in ("rl", "bon"):
                 x = basis(form, dd[r])
-                resid = gain - x @ solve(x, gain)
+                resid = gain - x @ _coef(x, gain)
                 rmse.append(math.sqrt(float(np.mean(resid * resid))))
             out.append(rmse[0] / rmse[1] if rmse[1] > 0 else math.nan)
         return float(np.mean(out))
@@ -299,6 +309,6 @@ def fitted_coefficient(win: np.ndarray, d: np.ndarray, which: int, boot: Boot) -
 
     def coef(values: np.ndarray) -> float:
         w, dd = values[..., 0].mean(axis=1), values[:, 0, :, 1]
-        return float(np.mean([solve(basis("rl", dd[r]), w[r] - w[r, 0])[which] for r in range(len(w))]))
+        return float(np.mean([_coef(basis("rl", dd[r]), w[r] - w[r, 0])[which] for r in range(len(w))]))
 
     return estimate(_with_d(win, d), coef, boot)

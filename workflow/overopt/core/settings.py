@@ -107,8 +107,8 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
     "figures": OBJECTIVE_SPECS,
     "findings": (
         *OBJECTIVE_SPECS,
-        "evaluation.bootstrap",
-        "evaluation.ci",
+        "fit.bootstrap",  # the analysis stage's bootstrap: the fits' and the pooled findings'
+        "fit.ci",
         # each run's DAA learning rate (an arm at one rate for every size: finding 3)
         "objectives.*.learning_rate",
         "objectives.*.sizes",
