@@ -53,16 +53,16 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "readers"),
     [
-        ("fit.bootstrap", 999, {"fit"}),
+        ("fit.bootstrap", 999, {"fit", "findings"}),  # the analysis bootstrap
         ("sft.quality_gate.min_win_rate", 0.2, {"sft_quality"}),  # the gate, not the training
         ("sft.learning_rate", 1e-3, {"sft"}),
         ("evaluation.max_new_tokens", 12, {"sample", "best_of_n"}),  # the gate has its own sample settings
-        ("evaluation.bootstrap", 99, {"judge", "collect", "best_of_n", "findings"}),  # summaries, not samples
+        ("evaluation.bootstrap", 99, {"judge", "collect", "best_of_n"}),  # summaries, not samples
         ("judge.tau", 0.5, {"judge", "best_of_n"}),
         ("best_of_n.n_max", 16, {"best_of_n"}),
         ("reward_model.learning_rate", 1e-4, {"reward_model"}),
         ("evaluation.seed", 8, {"sample"}),  # best-of-n samples with its own seed
-        ("daa.learning_rate", 1e-4, {"daa"}),
+        ("daa.learning_rate", 1e-4, {"daa", "findings"}),  # finding 3 compares the rates
     ],
 )
 def test_a_changed_value_changes_only_the_settings_that_read_it(key: str, value, readers: set) -> None:
