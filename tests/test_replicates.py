@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +12,7 @@ import yaml
 
 from conftest import SMOKE, snakemake
 from overopt.analysis import fit as ft
+from overopt.analysis import pooled
 from overopt.core import config as C
 from overopt.core import replicates as RP
 from overopt.core import settings as S
@@ -85,3 +89,24 @@ def test_a_replicate_trains_its_own_sft_and_leaves_replicate_0(fresh_copy) -> No
     assert weights.read_bytes() == before and other != before
     seed = derive_seed(RP.config(cfg, 1)["seed"], "sft", "xs")  # the replicate's seed, the job's labels
     assert f"seed={seed} " in (work / "logs/sft/replicate-1/xs.log").read_text()
+
+
+def test_the_pooled_study_reads_each_replicate_from_its_path(tmp_path: Path) -> None:
+    ev = pd.DataFrame(
+        [{"replicate": r, "model_size": "s", "objective": "sft", "policy": "sft"} for r in (0, 1)]
+    )
+    paths = []
+    for r, win in ((0, 0.25), (1, 0.75)):
+        path = tmp_path / "results" / "eval" / RP.prefix(r) / "s" / "sft" / "samples.jsonl"
+        path.parent.mkdir(parents=True)
+        rows = [{"prompt_id": f"p{i}", "judge_prob_win": win, "kl_exact": 0.0, "n_tokens": 3} for i in (1, 0)]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        paths.append(path)
+    p = pooled.load(ev, paths)
+    assert p.replicates == [0, 1]
+    assert p.stack("s", ["sft"])[:, :, 0].tolist() == [[0.25, 0.25], [0.75, 0.75]]
+    assert np.isnan(p.stack("s", ["sft"], "logratio")).all()  # no log-probs in these rows
+    bad = tmp_path / "results" / "eval" / "replicate-1" / "s" / "sft" / "samples.jsonl"
+    bad.write_text(json.dumps({"prompt_id": "other", "judge_prob_win": 0.5}) + "\n")
+    with pytest.raises(ValueError, match="prompt ids differ"):
+        pooled.load(ev, paths)
