@@ -151,7 +151,7 @@ def test_bootstrap_is_deterministic_and_covers_the_estimate(offset: str, tmp_pat
     assert rl["d_peak"] == pytest.approx(math.exp(0.3 / 0.12 - 1), rel=0.2)
 
 
-def test_load_samples_aligns_by_prompt_and_parses_paths(tmp_path: Path) -> None:
+def test_load_replicate_samples_aligns_by_prompt_and_parses_paths(tmp_path: Path) -> None:
     ev, _, per_prompt = noisy_samples(n=5)
     temp = ev.iloc[[0]].assign(objective="temperature", policy="temperature/T-0.7", sqrt_kl=0.1)
     ev = pd.concat([ev, temp], ignore_index=True)
@@ -163,11 +163,13 @@ def test_load_samples_aligns_by_prompt_and_parses_paths(tmp_path: Path) -> None:
         rows = [{"prompt_id": f"eval-{i:03d}", "judge_prob_win": float(v)} for i, v in enumerate(values)]
         path.write_text("".join(json.dumps(r) + "\n" for r in reversed(rows)))  # out of order on disk
         paths.append(path)
-    out = ft.load_samples(paths, ev)
+    loaded = ft.load_replicate_samples(paths, ev)
+    assert list(loaded) == [0]  # one replicate: the plain layout
+    out = loaded[0]
     assert set(out) == {("s", "sft"), ("s", ev["policy"].iloc[1]), ("s", "temperature/T-0.7")}
     np.testing.assert_array_equal(out[("s", "sft")], per_prompt["sft"])
     with pytest.raises(ValueError, match="no single"):
-        ft.load_samples([tmp_path / "results" / "eval" / "m" / "sft" / "samples.jsonl"], ev)
+        ft.load_replicate_samples([tmp_path / "results" / "eval" / "m" / "sft" / "samples.jsonl"], ev)
     with pytest.raises(KeyError, match="no samples"):  # a policy without samples
         ft.fit_table(ev, out, {"bootstrap": 10}, seed=0, objectives=SPECS)
 

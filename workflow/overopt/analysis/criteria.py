@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from overopt.analysis.fit import basis, solve
+from overopt.analysis.matched_kl import interpolation
 from overopt.analysis.selection import held_out_gain, with_halves
 from overopt.analysis.two_level import two_level
 
@@ -84,6 +85,14 @@ def fall(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
 # ----- early peaks (finding 2) -------------------------------------------------------------------
 
 
+def _early_rate(means: np.ndarray, runs: Sequence[Sequence[int]], flags: np.ndarray) -> float:
+    """Share of (replicate, run) whose best checkpoint by mean win rate is flagged early.
+
+    ``means``: (replicates, columns); ``runs``: each run's column indices in step order.
+    """
+    return float(np.mean([flags[run][int(np.argmax(m[run]))] for m in means for run in runs]))
+
+
 def early_share(
     win: np.ndarray, runs: Sequence[Sequence[int]], early: Sequence[bool], chance: float, boot: Boot
 ) -> Estimate:
@@ -93,13 +102,7 @@ def early_share(
     order; ``early``: per column, whether it is an early checkpoint.
     """
     flags = np.asarray(early, dtype=bool)
-
-    def share(values: np.ndarray) -> float:
-        means = values.mean(axis=1)  # (replicates, columns)
-        hits = [flags[run][int(np.argmax(m[run]))] for m in means for run in runs]
-        return float(np.mean(hits)) - chance
-
-    return estimate(win, share, boot)
+    return estimate(win, lambda values: _early_rate(values.mean(axis=1), runs, flags) - chance, boot)
 
 
 def early_share_gap(
@@ -114,11 +117,7 @@ def early_share_gap(
 
     def gap(values: np.ndarray) -> float:
         means = values.mean(axis=1)
-        rate = [
-            np.mean([flags[run][int(np.argmax(m[run]))] for m in means for run in group])
-            for group in (low, high)
-        ]
-        return float(rate[0] - rate[1])
+        return _early_rate(means, low, flags) - _early_rate(means, high, flags)
 
     return estimate(win, gap, boot)
 
@@ -244,10 +243,8 @@ def beyond_curve(
         cd, cw = curve_d[r][order], curve_win[r][:, order]
         cols = []
         for k in np.flatnonzero(inside):
-            j = int(np.clip(np.searchsorted(cd, d[r, k], side="left"), 1, len(cd) - 1))
-            span = cd[j] - cd[j - 1]
-            w = (d[r, k] - cd[j - 1]) / span if span > 0 else 1.0
-            cols.append(win[r][:, k] - ((1 - w) * cw[:, j - 1] + w * cw[:, j]))
+            i, j, w = interpolation(cd, float(d[r, k]))
+            cols.append(win[r][:, k] - ((1 - w) * cw[:, i] + w * cw[:, j]))
         diffs.append(np.stack(cols, axis=-1))
     return estimate(with_halves(np.stack(diffs), boot[2]), held_out_gain, boot)
 

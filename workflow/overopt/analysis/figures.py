@@ -32,7 +32,10 @@ from overopt.analysis.tables import (
     length_pairs,
     main_objectives,
     prepare,
+    replicate_table,
+    replicates,
     size_order,
+    with_replicate,
 )
 from overopt.core.io import write_text
 from overopt.core.objectives import Specs
@@ -59,19 +62,19 @@ Builder = Callable[[pd.DataFrame, "pd.DataFrame | None", Specs], Figure]
 FIGURES: Registry[Builder] = Registry("figure")
 
 
-def figure(name: str, caption: str, replicates: bool = False) -> Callable[[Builder], Builder]:
+def figure(name: str, caption: str, every_replicate: bool = False) -> Callable[[Builder], Builder]:
     """Decorator: register a figure builder under ``name`` with its report caption.
 
-    A builder sees the first replicate's rows unless it draws every replicate (``replicates``).
+    A builder sees the first replicate's rows unless it draws every replicate (``every_replicate``).
     """
-    return FIGURES.register(name, caption=caption.strip() + "\n", replicates=replicates)
+    return FIGURES.register(name, caption=caption.strip() + "\n", every_replicate=every_replicate)
 
 
 def first_replicate(table: pd.DataFrame | None) -> pd.DataFrame | None:
     """The rows of the lowest replicate (a table without a ``replicate`` column is one replicate)."""
-    if table is None or "replicate" not in table.columns or table.empty:
+    if table is None or table.empty:
         return table
-    return table[table["replicate"] == table["replicate"].min()].reset_index(drop=True)
+    return replicate_table(table, replicates(table)[0])
 
 
 # ----- helpers -----------------------------------------------------------------------------
@@ -204,7 +207,7 @@ Where the study has several replicates (each a redraw of every seed), the filled
 bars and curves are the first replicate's; hollow markers and thin dotted curves are the other
 replicates' checkpoints and fits: the spread across seeds.
 """,
-    replicates=True,
+    every_replicate=True,
 )
 def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) -> Figure:
     """Paper Fig. 1: win rate vs sqrt(KL) per objective; top final checkpoints, bottom all.
@@ -213,11 +216,9 @@ def figure1(evaluations: pd.DataFrame, fits: pd.DataFrame | None, specs: Specs) 
     temperature-sharpened SFT. Dotted: the fitted RL form (its offset convention applied).
     Dashed / dash-dot: best-of-n selected by the proxy RM / the gold judge, where present.
     """
-    every, all_fits = prepare(evaluations), _fits(fits)
+    every, all_fits = with_replicate(prepare(evaluations)), _fits(fits)
     ev, fits = first_replicate(every), first_replicate(all_fits)
-    others = (
-        every[every["replicate"] != every["replicate"].min()] if "replicate" in every else every.iloc[0:0]
-    )
+    others = every[every["replicate"] != min(replicates(every), default=0)]
     sizes, colors = size_order(ev), _colors(size_order(ev))
     objectives = main_objectives(ev, specs)
     ncol = max(1, len(objectives))
@@ -510,7 +511,7 @@ def make(
     """Build the registered figure ``name`` under the fixed style; write ``name``.png and .pdf."""
     outdir = Path(outdir)
     png, pdf = outdir / f"{name}.png", outdir / f"{name}.pdf"
-    if not FIGURES.entry(name).meta.get("replicates"):
+    if not FIGURES.entry(name).meta.get("every_replicate"):
         evaluations, fits = first_replicate(evaluations), first_replicate(fits)
     with fixed_style(STYLE):
         save_figure(FIGURES.get(name)(evaluations, fits, specs), png, pdf, dpi=DPI, pdf_dpi=DPI)

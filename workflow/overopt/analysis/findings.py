@@ -34,6 +34,7 @@ from overopt.analysis.tables import (
     main_objectives,
     prepare,
     size_order,
+    with_replicate,
 )
 from overopt.core.objectives import Specs
 from overopt.core.registry import Registry
@@ -215,10 +216,15 @@ def _curve(p: Pooled, size: str, policies: list[str]) -> tuple[np.ndarray, np.nd
     return p.stack(size, points), p.sqrt_kl(size, points)
 
 
+def _runs(p: Pooled, size: str, objective: str) -> dict[float, list[str]]:
+    """Each beta's checkpoints of ``objective`` at ``size``, in step order."""
+    rows = p.rows(size, objective).sort_values(["beta", "step"], kind="stable")
+    return {float(b): [str(x) for x in g["policy"]] for b, g in rows.groupby("beta", sort=True)}
+
+
 def _finals(p: Pooled, size: str, objective: str) -> dict[float, str]:
     """Each beta's final checkpoint of ``objective`` at ``size``."""
-    rows = p.rows(size, objective).sort_values(["beta", "step"], kind="stable")
-    return {float(b): str(g["policy"].iloc[-1]) for b, g in rows.groupby("beta", sort=True)}
+    return {beta: policies[-1] for beta, policies in _runs(p, size, objective).items()}
 
 
 def _observed(p: Pooled, size: str, objective: str) -> float:
@@ -234,6 +240,13 @@ def _hump(t: Tables, size: str, objective: str) -> tuple[Case, Case]:
     rise = C.rise(win, sft, t.boot("rise", size, objective))
     fall = C.fall(win, d, t.boot("fall", size, objective))
     return case((size, objective), rise, above()), case((size, objective), fall, above())
+
+
+def both(labels: Sequence[str], first: Case, second: Case, est: Estimate | None = None) -> Case:
+    """A case that holds when ``first`` and ``second`` both do (untestable if either is), robust
+    when both are; ``est`` the statistic it shows."""
+    holds = None if None in (first.holds, second.holds) else bool(first.holds and second.holds)
+    return Case(tuple(labels), est, holds, bool(first.robust and second.robust))
 
 
 def _not_tested(number: str, claim: str, why: str = "no per-prompt samples") -> Finding:
@@ -255,14 +268,7 @@ def finding1(t: Tables) -> Finding:
             if not len(t.pooled.rows(size, objective)):
                 continue
             rise, fall = _hump(t, size, objective)
-            hump = Case(
-                (size, objective),
-                None,
-                None if None in (rise.holds, fall.holds) else rise.holds and fall.holds,
-            )
-            hump = Case(
-                hump.labels, None, hump.holds, bool(rise.robust and fall.robust) if hump.holds else False
-            )
+            hump = both((size, objective), rise, fall)
             cases.append(hump)
             rows.append(
                 [
@@ -307,12 +313,6 @@ def finding1(t: Tables) -> Finding:
     )
 
 
-def _runs(t: Tables, size: str, objective: str) -> dict[float, list[str]]:
-    """Each beta's checkpoints of ``objective`` at ``size``, in step order."""
-    rows = t.pooled.rows(size, objective).sort_values(["beta", "step"], kind="stable")
-    return {float(b): [str(x) for x in g["policy"]] for b, g in rows.groupby("beta", sort=True)}
-
-
 def low_betas(betas: Iterable[float]) -> list[float]:
     """The smaller half of an objective's beta grid (at least its smallest beta)."""
     betas = sorted(set(betas))
@@ -333,7 +333,7 @@ def finding2(t: Tables) -> Finding:
     column = 0
     for objective in t.mains:
         for size in t.sizes:
-            runs = _runs(t, size, objective)
+            runs = _runs(p, size, objective)
             small = low_betas(runs)
             for beta, policies in runs.items():
                 rows = p.rows(size, objective).set_index("policy").loc[policies]
@@ -397,23 +397,23 @@ def _matched_groups(t: Tables) -> list[tuple[str, dict[str, str]]]:
             out.append((f"own rates, {objective}", present))
     for arm in t.arms:
         spec = t.specs[arm]
+        arm_rate = next((t.rates[(s, arm)] for s in t.sizes if (s, arm) in t.rates), None)
         members: dict[str, str] = {}
         for size in t.sizes:
-            rate = t.rates.get((size, arm))
             if len(t.pooled.rows(size, arm)):
                 members[size] = arm
                 continue
-            for other in t.mains:  # a size the arm leaves out may run the same loss at the arm's rate
-                same = (
-                    t.specs[other].loss_type == spec.loss_type
-                    and t.specs[other].length_alpha == spec.length_alpha
-                )
-                arm_rate = next((t.rates[(s, arm)] for s in t.sizes if (s, arm) in t.rates), rate)
-                if same and len(t.pooled.rows(size, other)) and t.rates.get((size, other)) == arm_rate:
-                    members[size] = other
-                    break
+            same_loss_and_rate = (  # a size the arm leaves out may run the same loss at the arm's rate
+                o
+                for o in t.mains
+                if (t.specs[o].loss_type, t.specs[o].length_alpha) == (spec.loss_type, spec.length_alpha)
+                and len(t.pooled.rows(size, o))
+                and t.rates.get((size, o)) == arm_rate
+            )
+            if (other := next(same_loss_and_rate, None)) is not None:
+                members[size] = other
         if len(members) >= 2:
-            out.append((f"one rate, {arm}", {s: members[s] for s in t.sizes if s in members}))
+            out.append((f"one rate, {arm}", members))
     return out
 
 
@@ -566,10 +566,7 @@ def finding4(t: Tables) -> Finding:
     for size in sizes:
         for objective in (o for o in regularised if len(p.rows(size, o))):
             rise, fall = _hump(t, size, objective)
-            holds = None if None in (rise.holds, fall.holds) else bool(rise.holds and fall.holds)
-            sub["c"].append(
-                Case((f"{size} {objective}",), rise.estimate, holds, bool(rise.robust and fall.robust))
-            )
+            sub["c"].append(both((f"{size} {objective}",), rise, fall, rise.estimate))
     for base, lr in length_pairs(t.ev, t.specs):
         for size in (s for s in sizes if len(p.rows(s, base)) and len(p.rows(s, lr))):
             x, y = _matched_policies(p, (size, lr), (size, base))
@@ -815,7 +812,9 @@ def against_best_of_n(t: Tables) -> Finding:
                 per, matched = [], []
                 for r in p.replicates:
                     m = matched_kl.per_prompt(
-                        p.rows(size, objective, r), p.rows(size, curve, r), p.values, r, size
+                        p.rows(size, objective, r),
+                        p.rows(size, curve, r),
+                        lambda policy, r=r, size=size: p.values[(r, size, policy, "win")],
                     )
                     per.append(m[1])
                     matched.append(m[0])
@@ -870,9 +869,7 @@ def against_best_of_n(t: Tables) -> Finding:
 
 
 def _side(e: Estimate | None) -> str:
-    if e is None:
-        return "n/a"
-    return "above" if e.low > 0 else "below" if e.high < 0 else "level"
+    return "n/a" if e is None else matched_kl.side(e.low, e.high)
 
 
 def _reward_models(t: Tables) -> list[str]:
@@ -880,7 +877,7 @@ def _reward_models(t: Tables) -> list[str]:
     rm = t.reward_models
     if rm is None or not len(rm):
         return []
-    rm = rm if "replicate" in rm.columns else rm.assign(replicate=0)
+    rm = with_replicate(rm)
     rows = []
     for size in t.sizes:
         r = rm[rm["model_size"].astype(str) == size].sort_values("replicate", kind="stable")
@@ -933,9 +930,7 @@ def findings_markdown(
 
     ``optional``: the ``Tables`` fields ``pooled``, ``reward_models``, ``bootstrap``, ``rates``, ``arms``.
     """
-    ev = prepare(evaluations)
-    if "replicate" not in ev.columns:
-        ev = ev.assign(replicate=0)
+    ev = with_replicate(prepare(evaluations))
     t = Tables(ev, fits, toy_row, specs, **optional)
     found = all_findings(t)
     judges = ", ".join(sorted(set(ev["judge"].astype(str)))) if "judge" in ev else "n/a"

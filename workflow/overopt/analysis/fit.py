@@ -43,12 +43,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from overopt.analysis.tables import best_of_n_objectives, daa_objectives, prepare, size_order
+from overopt.analysis import pooled
+from overopt.analysis.tables import (
+    best_of_n_objectives,
+    daa_objectives,
+    prepare,
+    replicate_table,
+    replicates,
+    size_order,
+)
 from overopt.core import bootstrap
-from overopt.core import replicates as RP
-from overopt.core.io import read_jsonl
 from overopt.core.objectives import Specs
-from overopt.core.runs import policy_of_path
 from overopt.core.runtime import derive_seed
 
 FORMS = ("rl", "bon")
@@ -157,49 +162,17 @@ def fit_curves(
 # ----- bootstrap -----------------------------------------------------------------------------
 
 
-def load_samples(paths: Sequence[str | os.PathLike], evaluations: pd.DataFrame) -> dict[Key, np.ndarray]:
-    """Per-prompt ``judge_prob_win`` of each policy, sorted by prompt id, keyed by (size, policy).
-
-    A path is ``.../{size}/{policy}/samples.jsonl`` for a (size, policy) of the table (one
-    replicate's); every policy of a size must cover the same prompt ids.
-    """
-    known = set(zip(prepare(evaluations)["model_size"], evaluations["policy"].astype(str), strict=True))
-    out: dict[Key, np.ndarray] = {}
-    prompts: dict[str, list[str]] = {}
-    for path in paths:
-        key = policy_of_path(path, known)
-        rows = sorted(read_jsonl(path), key=lambda r: str(r["prompt_id"]))
-        ids = [str(r["prompt_id"]) for r in rows]
-        if prompts.setdefault(key[0], ids) != ids:
-            raise ValueError(f"{path}: prompt ids differ from other policies of size {key[0]!r}")
-        if key in out:
-            raise ValueError(f"{path}: a second samples file of size {key[0]!r}, policy {key[1]!r}")
-        out[key] = np.array([float(r["judge_prob_win"]) for r in rows], dtype=np.float64)
-    return out
-
-
-def replicate_table(evaluations: pd.DataFrame, replicate: int) -> pd.DataFrame:
-    """The rows of one replicate (a table without a ``replicate`` column is replicate 0's)."""
-    if "replicate" not in evaluations.columns:
-        return evaluations if replicate == 0 else evaluations.iloc[0:0]
-    return evaluations[evaluations["replicate"] == replicate].reset_index(drop=True)
-
-
-def replicates(evaluations: pd.DataFrame) -> list[int]:
-    """The table's replicates, ascending."""
-    if "replicate" not in evaluations.columns:
-        return [0]
-    return sorted(int(r) for r in set(evaluations["replicate"]))
-
-
 def load_replicate_samples(
     paths: Sequence[str | os.PathLike], evaluations: pd.DataFrame
 ) -> dict[int, dict[Key, np.ndarray]]:
-    """``load_samples`` per replicate; a path's replicate is its ``replicate-<k>`` level."""
-    by_rep: dict[int, list[str | os.PathLike]] = {}
-    for path in paths:
-        by_rep.setdefault(RP.of_path(path), []).append(path)
-    return {r: load_samples(ps, replicate_table(evaluations, r)) for r, ps in sorted(by_rep.items())}
+    """Per replicate, each policy's per-prompt ``judge_prob_win``, sorted by prompt id, keyed by
+    (size, policy) (read by ``overopt.analysis.pooled.load``, which checks paths and prompt ids)."""
+    study = pooled.load(evaluations, paths)
+    out: dict[int, dict[Key, np.ndarray]] = {}
+    for (r, size, policy, field), values in study.values.items():
+        if field == "win":
+            out.setdefault(r, {})[(size, policy)] = values
+    return dict(sorted(out.items()))
 
 
 # ----- the table ----------------------------------------------------------------------------

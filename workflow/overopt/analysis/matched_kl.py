@@ -14,6 +14,7 @@ the DAA lies below the curve at the KL it spent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,16 @@ class Matched:
         """``above`` / ``below`` when the CI excludes 0, else ``level``; ``n/a`` without a match."""
         if self.n_matched == 0 or not np.isfinite(self.diff):
             return "n/a"
-        if self.low > 0:
-            return "above"
-        if self.high < 0:
-            return "below"
-        return "level"
+        return side(self.low, self.high)
+
+
+def side(low: float, high: float) -> str:
+    """``above`` / ``below`` when the interval [low, high] excludes 0, else ``level``."""
+    if low > 0:
+        return "above"
+    if high < 0:
+        return "below"
+    return "level"
 
 
 def interpolation(curve_d: np.ndarray, d: float) -> tuple[int, int, float]:
@@ -66,34 +72,18 @@ def compare(
     seed: int,
 ) -> Matched:
     """``daa``: one objective's rows at ``size``; ``curve``: the best-of-n rows of that size."""
-    curve = curve.sort_values("sqrt_kl", kind="stable")
-    curve_d = curve["sqrt_kl"].to_numpy(dtype=float)
-    if len(curve_d) == 0:
+    n, diffs = per_prompt(daa, curve, lambda policy: samples[(size, policy)])
+    if diffs is None:
         return Matched(0, len(daa), np.nan, np.nan, np.nan)
-    d_max = float(curve_d[-1])
-    in_range = daa[(daa["sqrt_kl"] > 0) & (daa["sqrt_kl"] <= d_max)].sort_values("policy", kind="stable")
-    if in_range.empty:
-        return Matched(0, len(daa), np.nan, np.nan, np.nan)
-    curve_wins = [samples[(size, str(p))] for p in curve["policy"]]
-    per_prompt = np.zeros_like(curve_wins[0])
-    for _, row in in_range.iterrows():
-        i, j, w = interpolation(curve_d, float(row["sqrt_kl"]))
-        at_d = (1 - w) * curve_wins[i] + w * curve_wins[j]
-        per_prompt += samples[(size, str(row["policy"]))] - at_d
-    per_prompt /= len(in_range)
-    low, high = bootstrap.mean_ci(per_prompt, n_boot, ci, seed)
-    return Matched(len(in_range), len(daa) - len(in_range), float(per_prompt.mean()), low, high)
+    low, high = bootstrap.mean_ci(diffs, n_boot, ci, seed)
+    return Matched(n, len(daa) - n, float(diffs.mean()), low, high)
 
 
 def per_prompt(
-    daa: pd.DataFrame,
-    curve: pd.DataFrame,
-    values: dict[tuple[int, str, str, str], np.ndarray],
-    replicate: int,
-    size: str,
+    daa: pd.DataFrame, curve: pd.DataFrame, wins: Callable[[str], np.ndarray]
 ) -> tuple[int, np.ndarray | None]:
-    """``compare``'s per-prompt differences in one replicate of a pooled study
-    (``overopt.analysis.pooled``): (checkpoints matched, per-prompt D or None without a match)."""
+    """(checkpoints matched, per-prompt D, or None without a match); ``wins``: a policy's per-prompt
+    win probabilities, by its name."""
     curve = curve.sort_values("sqrt_kl", kind="stable")
     curve_d = curve["sqrt_kl"].to_numpy(dtype=float)
     if len(curve_d) == 0:
@@ -101,11 +91,9 @@ def per_prompt(
     in_range = daa[(daa["sqrt_kl"] > 0) & (daa["sqrt_kl"] <= float(curve_d[-1]))]
     if in_range.empty:
         return 0, None
-    curve_wins = [values[(replicate, size, str(p), "win")] for p in curve["policy"]]
+    curve_wins = [wins(str(p)) for p in curve["policy"]]
     out = np.zeros_like(curve_wins[0])
     for _, row in in_range.sort_values("policy", kind="stable").iterrows():
         i, j, w = interpolation(curve_d, float(row["sqrt_kl"]))
-        out += values[(replicate, size, str(row["policy"]), "win")] - (
-            (1 - w) * curve_wins[i] + w * curve_wins[j]
-        )
+        out += wins(str(row["policy"])) - ((1 - w) * curve_wins[i] + w * curve_wins[j])
     return len(in_range), out / len(in_range)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from overopt.analysis.tables import prepare
+from overopt.analysis.tables import prepare, with_replicate
 from overopt.core import replicates as RP
 from overopt.core.io import read_jsonl
 from overopt.core.runs import policy_of_path
@@ -90,16 +90,19 @@ def load(evaluations: pd.DataFrame, paths: Sequence[str | os.PathLike]) -> Poole
 
     Every policy of a replicate and size must cover the same prompt ids, and every replicate the same.
     """
-    ev = prepare(evaluations)
-    if "replicate" not in ev.columns:
-        ev = ev.assign(replicate=0)
+    ev = with_replicate(prepare(evaluations))
+    known = {
+        r: set(zip(g["model_size"], g["policy"].astype(str), strict=True)) for r, g in ev.groupby("replicate")
+    }
     values: dict[tuple[int, str, str, str], np.ndarray] = {}
     prompts: list[str] | None = None
     for path in paths:
         r = RP.of_path(path)
-        mine = ev[ev["replicate"] == r]
-        known = set(zip(mine["model_size"], mine["policy"].astype(str), strict=True))
-        size, policy = policy_of_path(path, known)
+        size, policy = policy_of_path(path, known.get(r, set()))
+        if (r, size, policy, FIELDS[0]) in values:
+            raise ValueError(
+                f"{path}: a second samples file of replicate {r}, size {size!r}, policy {policy!r}"
+            )
         rows = sorted(read_jsonl(path), key=lambda row: str(row["prompt_id"]))
         ids = [str(row["prompt_id"]) for row in rows]
         if prompts is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from overopt.core import config as C
 from overopt.core import objectives as O
 
 REFERENCE_OBJECTIVES = ("sft", "temperature")  # SFT and SFT sharpened by temperature alone
@@ -31,12 +32,28 @@ def daa_rates(cfg: Mapping[str, Any]) -> dict[tuple[str, str], float]:
     """The DAA learning rate of each (size, objective) run: the objective's own, else the size's."""
     out = {}
     for name, o in cfg["objectives"].items():
-        for size in o.get("sizes", cfg["models"]):
-            own = {**cfg.get("daa", {}), **cfg["models"][size].get("daa", {})}
-            rate = o.get("learning_rate", own.get("learning_rate"))
+        for size in C.objective_sizes(cfg, name):
+            rate = o.get("learning_rate", C.merged(cfg, "daa", size).get("learning_rate"))
             if rate is not None:
                 out[(str(size), name)] = float(rate)
     return out
+
+
+def with_replicate(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``replicate`` column (a table without one is replicate 0's)."""
+    return table if "replicate" in table.columns else table.assign(replicate=0)
+
+
+def replicates(table: pd.DataFrame) -> list[int]:
+    """The table's replicates, ascending."""
+    return sorted(int(r) for r in set(with_replicate(table)["replicate"]))
+
+
+def replicate_table(table: pd.DataFrame, replicate: int) -> pd.DataFrame:
+    """The rows of one replicate (a table without a ``replicate`` column is replicate 0's)."""
+    if "replicate" not in table.columns:
+        return table if replicate == 0 else table.iloc[0:0]
+    return table[table["replicate"] == replicate].reset_index(drop=True)
 
 
 def prepare(evaluations: pd.DataFrame) -> pd.DataFrame:

@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from overopt.core.bootstrap import mean_ci
 from overopt.core.io import write_csv
 from overopt.core.objectives import daa_loss
+from overopt.core.runtime import derive_seed
 from overopt.core.verdicts import graded
 
 Pair = tuple[int, int]  # (chosen, rejected) trajectory indices
@@ -420,8 +422,6 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def _mean_ci(values: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[float, float, float]:
     """Mean over seeds with a percentile bootstrap CI over seeds."""
-    from overopt.core.bootstrap import mean_ci
-
     lo, hi = mean_ci(values, n_boot, ci, seed)
     return float(np.mean(values)), lo, hi
 
@@ -451,10 +451,10 @@ def findings_row(df: pd.DataFrame, n_boot: int = 1000, ci: float = 0.95, seed: i
             fall = (peak_id.loc[at] - finals.loc[at, "id_mass"]).to_numpy()
             label = f"{name}|{float(beta):g}"
             stats = {
-                "ood_gain": _mean_ci(gain, n_boot, ci, hash_seed(seed, label, "ood")),
-                "chosen_change": _mean_ci(chosen, n_boot, ci, hash_seed(seed, label, "chosen")),
-                "rejected_change": _mean_ci(rejected, n_boot, ci, hash_seed(seed, label, "rejected")),
-                "id_fall": _mean_ci(fall, n_boot, ci, hash_seed(seed, label, "fall")),
+                "ood_gain": _mean_ci(gain, n_boot, ci, derive_seed(seed, label, "ood")),
+                "chosen_change": _mean_ci(chosen, n_boot, ci, derive_seed(seed, label, "chosen")),
+                "rejected_change": _mean_ci(rejected, n_boot, ci, derive_seed(seed, label, "rejected")),
+                "id_fall": _mean_ci(fall, n_boot, ci, derive_seed(seed, label, "fall")),
             }
             holds = bool(stats["ood_gain"][1] > 0)
             flags.append(holds)
@@ -513,10 +513,3 @@ def findings_row(df: pd.DataFrame, n_boot: int = 1000, ci: float = 0.95, seed: i
 
 def _cell(stat: tuple[float, float, float]) -> str:
     return f"{stat[0]:.3f} [{stat[1]:.3f}, {stat[2]:.3f}]"
-
-
-def hash_seed(seed: int, *labels: object) -> int:
-    """A seed derived from ``seed`` and labels (``overopt.core.runtime.derive_seed``)."""
-    from overopt.core.runtime import derive_seed
-
-    return derive_seed(seed, *labels)
