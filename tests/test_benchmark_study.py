@@ -20,8 +20,10 @@ def test_the_benchmark_reads_every_job_of_the_smoke_study(smoke_dir: Path) -> No
     assert rules["judge"]["jobs"] + rules["judge_sft"]["jobs"] == len(groups)
     assert rules["daa"]["jobs"] == len(RN.runs(cfg))
     for rule, r in rules.items():
-        assert r["jobs"] >= 1 and 0 < r["work_s"] <= r["cpu_s"] + 0.5 * r["jobs"], rule
+        # a job logs its work to 0.1 s: a table-collecting job can log 0.0
+        assert r["jobs"] >= 1 and 0 <= r["work_s"] <= r["cpu_s"] + 0.5 * r["jobs"], rule
         assert 50 < r["max_rss_mib"] < 8000, rule
+    assert all(rules[rule]["work_s"] > 0 for rule in ("sft", "daa", "sample")), rules
     # jobs that never touch torch do not import it: a judge job costs a fraction of a sample job
     per_job = {rule: r["cpu_s"] / r["jobs"] for rule, r in rules.items()}
     assert per_job["judge"] < per_job["sample"] / 2, per_job
