@@ -232,6 +232,7 @@ def all_targets():
         *(f"results/daa/{rep}{r.path}/history.csv" for rep in REPS for r in RUNS),
         "results/tables/evaluations.csv",
         "results/tables/fits.csv",
+        "results/tables/pooled.csv",
         *(f"results/figures/{n}.{e}" for n in FIGURES for e in ("png", "pdf")),
         "results/findings.md",
         "results/tables/provenance.csv",

@@ -23,6 +23,31 @@ rule fit:
         "../workflow/scripts/fit.py"
 
 
+rule pooled:
+    input:
+        table="results/tables/evaluations.csv",
+        samples=policy_files("samples.jsonl"),
+    output:
+        report(
+            "results/tables/pooled.csv",
+            caption="../workflow/report/pooled.rst",
+            category="Tables",
+        ),
+    log:
+        "logs/pooled.log",
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        settings=settings_of("pooled"),
+        code=code_of("pooled"),
+    script:
+        "../workflow/scripts/pooled.py"
+
+
 rule figures:
     input:
         table="results/tables/evaluations.csv",
@@ -84,6 +109,7 @@ rule findings:
 rule provenance:
     input:
         fits="results/tables/fits.csv",
+        pooled="results/tables/pooled.csv",
         findings="results/findings.md",
         toy="results/toy_mdp/findings.json",
         figures=[f"results/figures/{n}.png" for n in FIGURES],

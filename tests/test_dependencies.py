@@ -18,7 +18,7 @@ from conftest import REPO, SMOKE, copy_project, plan, snakemake
 from overopt.core import deps
 from overopt.core import settings as S
 
-DOWNSTREAM = {"collect": 1, "fit": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
+DOWNSTREAM = {"collect": 1, "fit": 1, "pooled": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
 JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)
 BEST_OF_N = {"best_of_n": 2}  # one job per size: it samples and judges its curves in one job
 
@@ -76,7 +76,7 @@ EDITS = {
     # a fit setting: the fits and what is built from them
     "fit.bootstrap": (
         lambda c: c["fit"].update(bootstrap=30),
-        {"fit": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1},
+        {"fit": 1, "pooled": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1},
     ),
 }
 

@@ -143,6 +143,7 @@ def test_the_plan_is_exactly_the_affected_part(extended: dict) -> None:
         "reward_models": 1,
         "collect": 1,
         "fit": 1,
+        "pooled": 1,
         "figures": 1,
         "findings": 1,
         "provenance": 1,

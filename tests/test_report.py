@@ -21,6 +21,7 @@ def test_report_is_self_contained_with_figures_tables_findings(fresh_copy):
         "toy_mdp.png",
         "evaluations.csv",
         "fits.csv",
+        "pooled.csv",
         "findings.html",
         "provenance.csv",
     ):

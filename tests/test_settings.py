@@ -42,6 +42,7 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         "judge",
         "collect",
         "fit",
+        "pooled",
         "figures",
         "findings",
         "reward_model",
@@ -53,7 +54,7 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "readers"),
     [
-        ("fit.bootstrap", 999, {"fit", "findings"}),  # the analysis bootstrap
+        ("fit.bootstrap", 999, {"fit", "pooled", "findings"}),  # the analysis bootstrap
         ("sft.quality_gate.min_win_rate", 0.2, {"sft_quality"}),  # the gate, not the training
         ("sft.learning_rate", 1e-3, {"sft"}),
         ("evaluation.max_new_tokens", 12, {"sample", "best_of_n"}),  # the gate has its own sample settings

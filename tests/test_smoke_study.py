@@ -147,6 +147,20 @@ def test_evaluations_table_has_every_policy_and_the_contract_columns(smoke_dir: 
     assert daa["implicit_acc_gold"].between(0, 1).all() and (df["replicate"] == 0).all()
 
 
+def test_the_pooled_table_has_every_policy_with_its_replicates_values(smoke_dir: Path):
+    tables = smoke_dir / "results" / "tables"
+    ev, pooled = pd.read_csv(tables / "evaluations.csv"), pd.read_csv(tables / "pooled.csv")
+    merged = ev.merge(pooled, on=["model_size", "policy"], suffixes=("", "_pooled"), validate="1:1")
+    assert len(merged) == len(ev) == len(pooled) and (pooled["replicates"] == 1).all()
+    # one replicate: the pooled values are that replicate's own, from the same per-prompt samples
+    for name in ("win_rate", "win_gain", "sqrt_kl"):
+        assert (merged[name] - merged[f"{name}_pooled"]).abs().max() < 1e-5, name
+        assert (pooled[f"{name}_low"] <= pooled[name] + 1e-9).all() and (
+            pooled[name] <= pooled[f"{name}_high"] + 1e-9
+        ).all()
+    assert (pooled["win_rate_se_replicates"] == 0).all()
+
+
 def test_samples_keep_what_recomputes_kl_and_win_rate(smoke_dir: Path):
     df = pd.read_csv(smoke_dir / "results" / "tables" / "evaluations.csv")
     row = df[df["objective"] == "dpo"].iloc[-1]

@@ -97,11 +97,12 @@ STAGES = (
     Stage(
         "report",
         (),
-        ("fit", "figures", "findings", "toy_mdp", "provenance"),
+        ("fit", "pooled", "figures", "findings", "toy_mdp", "provenance"),
         ("rules/report.smk", "rules/toy.smk"),
         ("results/eval", "results/tables/evaluations.csv"),
         (
             "results/tables/fits.csv",
+            "results/tables/pooled.csv",
             "results/tables/provenance.csv",
             "results/figures",
             "results/findings.md",

@@ -104,6 +104,7 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
     "reward_models": (),
     "collect": ("evaluation.bootstrap", "evaluation.ci"),
     "fit": ("fit", *OBJECTIVE_SPECS),
+    "pooled": ("fit.bootstrap", "fit.ci"),  # the analysis stage's bootstrap
     "figures": OBJECTIVE_SPECS,
     "findings": (
         *OBJECTIVE_SPECS,
