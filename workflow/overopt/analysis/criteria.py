@@ -19,9 +19,7 @@ import numpy as np
 from overopt.analysis.fit import basis, solve
 from overopt.analysis.matched_kl import interpolation
 from overopt.analysis.selection import held_out_gain, with_halves
-from overopt.analysis.two_level import two_level
-
-Boot = tuple[int, float, int]  # (resamples, CI level, seed)
+from overopt.analysis.two_level import Boot, two_level
 
 
 @dataclass(frozen=True)

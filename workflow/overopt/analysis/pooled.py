@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from overopt.analysis.tables import prepare, with_replicate
+from overopt.analysis.tables import prepare, replicates, with_replicate
 from overopt.core import replicates as RP
 from overopt.core.io import read_jsonl
 from overopt.core.runs import policy_of_path
@@ -47,7 +47,7 @@ class Pooled:
 
     @property
     def replicates(self) -> list[int]:
-        return sorted(int(r) for r in set(self.ev["replicate"]))
+        return replicates(self.ev)
 
     def rows(self, size: str, objective: str, replicate: int | None = None) -> pd.DataFrame:
         """The table rows of ``objective`` at ``size`` (of one replicate, or of the first)."""

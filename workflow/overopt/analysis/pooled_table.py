@@ -16,17 +16,12 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from overopt.analysis.criteria import Boot
 from overopt.analysis.pooled import Pooled
 from overopt.analysis.tables import size_order
-from overopt.analysis.two_level import two_level
+from overopt.analysis.two_level import Boot, two_level
 
 KEYS = ("model_size", "objective", "beta", "step", "epoch_fraction", "temperature", "n", "policy")
 STATISTICS = ("win_rate", "win_gain", "sqrt_kl")
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values))
 
 
 def _sqrt_mean(values: np.ndarray) -> float:
@@ -63,8 +58,8 @@ def table(p: Pooled, boot: Boot) -> pd.DataFrame:
                 win = p.stack(size, [policy])[..., 0]
                 kl = p.stack(size, [policy], "kl")[..., 0]
                 row |= {"replicates": len(p.replicates)}
-                row |= _columns("win_rate", win, _mean, boot)
-                row |= _columns("win_gain", win - sft, _mean, boot)
+                row |= _columns("win_rate", win, np.mean, boot)
+                row |= _columns("win_gain", win - sft, np.mean, boot)
                 row |= _columns("sqrt_kl", kl, _sqrt_mean, boot)
                 rows.append(row)
     return pd.DataFrame(rows)

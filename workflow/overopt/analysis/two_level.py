@@ -12,6 +12,8 @@ import numpy as np
 from overopt.core.bootstrap import indices, interval
 from overopt.core.runtime import derive_seed
 
+Boot = tuple[int, float, int]  # a two-level bootstrap's settings: (resamples, CI level, seed)
+
 
 @dataclass(frozen=True)
 class TwoLevel:
