@@ -7,7 +7,7 @@
     against each run doing TRL's own precompute;
 (c) achieved FLOP/s of a DAA step (on the tokens it computes) against a large fp32 matrix multiply.
 
-Usage: python benchmarks/daa_step.py [--config config/config.yaml] [--size m] [--threads 1]
+Usage: python benchmarks/daa_step.py [--config config/config.yaml] [--size m] [--threads 1] [--no-sweep]
 Self-contained: a randomly initialised model of the configured architecture and synthetic pairs.
 """
 
@@ -120,6 +120,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--pairs", type=int, default=8000, help="pairs per epoch (the default study has 8,000)")
     ap.add_argument("--betas", type=int, default=3)
+    ap.add_argument("--no-sweep", action="store_true", help="skip (b), the sweep of betas")
     a = ap.parse_args()
     cfg = C.load(a.config)
     sizes = list(cfg["models"])
@@ -175,18 +176,19 @@ def main() -> None:
         )
 
         # (b) a sweep of betas: shared reference log-probs against TRL's per-run precompute
-        t0 = time.perf_counter()
-        for i in range(a.betas):
-            trainer_for(
-                fresh(), tok, pairs, ref, opts, 0.1 * (i + 1), f"{tmp}/s{i}", max_steps=a.steps
-            ).train()
-        shared = t_precompute + time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for i in range(a.betas):
-            trainer_for(
-                fresh(), tok, pairs, None, opts, 0.1 * (i + 1), f"{tmp}/p{i}", max_steps=a.steps
-            ).train()
-        per_run = time.perf_counter() - t0
+        if not a.no_sweep:
+            t0 = time.perf_counter()
+            for i in range(a.betas):
+                trainer_for(
+                    fresh(), tok, pairs, ref, opts, 0.1 * (i + 1), f"{tmp}/s{i}", max_steps=a.steps
+                ).train()
+            shared = t_precompute + time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for i in range(a.betas):
+                trainer_for(
+                    fresh(), tok, pairs, None, opts, 0.1 * (i + 1), f"{tmp}/p{i}", max_steps=a.steps
+                ).train()
+            per_run = time.perf_counter() - t0
 
     # (c) achieved FLOP/s: 6 x parameters x tokens computed (forward + backward of the packed pairs)
     step_flops = 6 * n_params * statistics.mean(packed)
@@ -200,10 +202,11 @@ def main() -> None:
         f"(a) DAA step: workflow {ours * 1e3:.1f} ms, hand-written {hand * 1e3:.1f} ms "
         f"-> ratio {ours / hand:.2f}x"
     )
-    print(
-        f"(b) {a.betas} betas x {a.steps} steps over {a.pairs} pairs: shared ref log-probs {shared:.1f} s, "
-        f"TRL per-run precompute {per_run:.1f} s -> speed-up {per_run / shared:.2f}x"
-    )
+    if not a.no_sweep:
+        print(
+            f"(b) {a.betas} betas x {a.steps} steps over {a.pairs} pairs: shared ref log-probs "
+            f"{shared:.1f} s, TRL per-run precompute {per_run:.1f} s -> speed-up {per_run / shared:.2f}x"
+        )
     print(
         f"(c) DAA step {step_flops / ours / 1e9:.2f} GFLOP/s, 2048^2 matmul {peak / 1e9:.1f} GFLOP/s "
         f"-> {step_flops / ours / peak:.1%} of the matmul rate"

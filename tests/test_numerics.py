@@ -1,5 +1,8 @@
 """Pinned floating-point code paths (overopt.core.numerics): set before torch loads, and the same
-bytes whether the machine has AVX-512 or only AVX2 (emulated on this one)."""
+bytes on this machine, an Intel and an AMD CPU (emulated by QEMU, benchmarks/emulated_cpu.py).
+
+QEMU's user-mode emulator comes from Debian's qemu-user: .ci/qemu-up installs it (CI does, as root);
+without it and without root the emulated test is skipped with the command that installs it."""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ import subprocess
 import sys
 
 import cpu_paths  # benchmarks/cpu_paths.py: a few training steps in a fresh process
+import emulated_cpu  # benchmarks/emulated_cpu.py: QEMU's CPU models
 import pytest
 
+from conftest import REPO
 from overopt.core import numerics
 
 pytestmark = pytest.mark.skipif(not numerics.applies({}), reason="the pins apply to x86-64 only")
@@ -24,17 +29,79 @@ def test_pin_sets_every_variable_and_respects_the_opt_out() -> None:
 
 def test_importing_overopt_pins_torch_before_it_loads() -> None:
     code = "import overopt, torch; print(torch.backends.cpu.get_cpu_capability())"
-    env = {k: v for k, v in os.environ.items() if k not in numerics.AVX2_MACHINE}
+    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "AVX2"
 
 
-def test_training_gives_the_same_bytes_on_an_avx2_only_machine() -> None:
-    """A few AdamW steps of a tiny GPT-NeoX: pinned here, and on an emulated AVX2-only machine."""
-    pinned = cpu_paths.run({}, steps=8, threads=1)
-    avx2 = cpu_paths.run(numerics.AVX2_MACHINE, steps=8, threads=1)
-    assert pinned["digest"] == avx2["digest"]
-    assert pinned["capability"] == avx2["capability"] == "AVX2"
-    native = cpu_paths.run({numerics.OPT_OUT: "native"}, steps=8, threads=1)
+MODELS = (emulated_cpu.INTEL, emulated_cpu.AMD)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> None:
+    """QEMU's user-mode emulator, installed by .ci/qemu-up when missing (as root)."""
+    if emulated_cpu.available():
+        return
+    if os.geteuid() != 0:
+        pytest.skip(f"{emulated_cpu.INSTALL}; or run `sudo .ci/qemu-up` (CI does)")
+    proc = subprocess.run([str(REPO / ".ci" / "qemu-up")], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0 and emulated_cpu.available(), proc.stdout + proc.stderr
+
+
+def test_training_gives_the_same_bytes_on_intel_and_amd(emulator: None) -> None:
+    """A few steps of a tiny GPT-NeoX with the trainers' fused AdamW, pinned: here, on an emulated
+    Intel and an emulated AMD AVX2 machine. Under the earlier pins (MKL's AVX2 branch, which MKL
+    honours on Intel only) the two vendors differ: the check can fail."""
+    steps = {"steps": 3, "threads": 1, "shape": "small"}
+    runs = {
+        "here": cpu_paths.start({}, **steps),
+        **{f"pinned {m}": cpu_paths.start({}, **steps, emulate=m) for m in MODELS},
+        **{f"earlier {m}": cpu_paths.start(cpu_paths.PREVIOUS, **steps, emulate=m) for m in MODELS},
+    }
+    got = {name: cpu_paths.finish(proc) for name, proc in runs.items()}
+    pinned = {got[name]["digest"] for name in ("here", *(f"pinned {m}" for m in MODELS))}
+    assert len(pinned) == 1, got
+    assert {r["capability"] for r in got.values()} == {"AVX2"}
+    assert got[f"earlier {emulated_cpu.INTEL}"]["digest"] != got[f"earlier {emulated_cpu.AMD}"]["digest"]
+    native = cpu_paths.run({numerics.OPT_OUT: "native"}, **steps)
     if native["capability"] != "AVX2":  # an AVX-512 machine: its own paths give other bytes
-        assert native["digest"] != pinned["digest"]
+        assert native["digest"] != got["here"]["digest"]
+
+
+TOY = r"""
+import hashlib, sys
+import overopt  # the pins
+from overopt.toy import mdp
+cfg = {"betas": [0.1, 1.0], "steps": 60, "seeds": [0, 1], "log_every": 20}
+df = mdp.run(cfg, threads=1)
+print(hashlib.sha256(df.to_csv(index=False, float_format="%.17g").encode()).hexdigest())
+"""
+
+
+def test_the_toy_mdp_gives_the_same_bytes_on_intel_and_amd(emulator: None) -> None:
+    """The toy MDP's Adam (float64) to the last bit, here and on both emulated vendors: its square
+    root is numpy's, not torch's (MKL's vector math starts from the CPU's own estimate, which
+    differs between vendors, and so between the emulator and any real CPU)."""
+    procs = [
+        subprocess.Popen([*python, "-c", TOY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for python in ([sys.executable], *(emulated_cpu.command(m) for m in MODELS))
+    ]
+    digests = [proc.communicate()[0].strip() for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs) and len(digests[0]) == 64
+    assert len(set(digests)) == 1, digests
+
+
+def test_the_vendor_probe_reruns_the_sft_job_under_each_setting(fresh_copy) -> None:
+    """benchmarks/cpu_vendor_probe.py on a copy of the smoke study, its last two rows: the workflow's
+    own pins give the study's SFT bytes again; ATen's default kernels (no AVX2) give other bytes."""
+    import hashlib
+
+    import cpu_vendor_probe
+
+    work = fresh_copy()
+    model = work / cpu_vendor_probe.TARGET / "model.safetensors"
+    before = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
+    last, pinned = cpu_vendor_probe.probe(work, sys.executable, limit=2)
+    assert pinned["row"] == cpu_vendor_probe.PINNED_ROW and pinned["sha256_16"] == before
+    assert last["ATEN_CPU_CAPABILITY"] == "default" and last["sha256_16"] != before
+    assert pinned["mkl"].startswith("CNR:COMPATIBLE")

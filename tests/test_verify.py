@@ -95,3 +95,34 @@ def test_where_bytes_cannot_match_the_headline_numbers_are_compared(
 def test_no_record_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert verify.verify(study(tmp_path / "a"), "config/none.yaml", tmp_path) == 1
     assert "make record CONFIG=config/none.yaml" in capsys.readouterr().err
+
+
+def test_the_record_names_its_machine_and_a_mismatch_names_what_differs(tmp_path: Path, capsys) -> None:
+    """The record holds the CPU and numerics it was made with; when bytes differ, the report names the
+    record's CPU, this one, and every numerics difference (here: another MKL branch, another torch)."""
+    import json
+
+    records = tmp_path / "records"
+    path = verify.record(study(tmp_path / "a"), "config/toy.yaml", records)
+    rec = json.loads(path.read_text())
+    made = rec["machine"]
+    assert made == verify.machine() and made["torch"] and made["cpu"] == verify.cpu_model()
+    if numerics.applies():
+        assert made["cpu_paths"]["MKL_CBWR"] == numerics.PINNED["MKL_CBWR"]
+    rec["machine"] = {
+        **made,
+        "cpu": "Some Other CPU (GenuineIntel, family 6 model 143)",
+        "torch": "2.13.0",
+        "cpu_paths": {**made["cpu_paths"], "MKL_CBWR": "AVX2"} if numerics.applies() else made["cpu_paths"],
+    }
+    path.write_text(json.dumps(rec))
+    b = study(tmp_path / "b")
+    (b / "results" / "models" / "s" / "sft" / "model.safetensors").write_bytes(b"other weights")
+    verify.verify(b, "config/toy.yaml", records)
+    out = capsys.readouterr().out
+    assert "record made on: Some Other CPU (GenuineIntel, family 6 model 143)" in out
+    assert f"this machine:   {verify.cpu_model()}" in out
+    assert f"torch: recorded 2.13.0, here {made['torch']}" in out
+    assert "cpu: recorded Some Other CPU" in out
+    if numerics.applies():
+        assert "'MKL_CBWR': 'AVX2'" in out

@@ -1,8 +1,10 @@
 """``make verify``: compare a study's artifacts with the ones recorded in the repository.
 
 A record (``digests/<config name>.json``, written by ``--record``) holds the SHA-256 of every
-result file and the study's headline numbers: each policy's win rate with its CI and its KL, and
-the findings' verdicts. Manifests are compared without their run-specific fields (the commit).
+result file, the study's headline numbers (each policy's win rate with its CI and its KL, and the
+findings' verdicts) and the machine it was made on: its CPU and numerics (the torch build, its MKL
+and oneDNN, the pinned code paths). Manifests are compared without their run-specific fields (the
+commit). When bytes differ, the report names what differs between the record's machine and this one.
 
 On an x86-64 machine with the pinned code paths (``overopt.core.numerics``) the bytes must match:
 every artifact is identical, or the stage that differs is named. Where bytes cannot match (another
@@ -22,6 +24,7 @@ import io
 import json
 import math
 import platform
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -100,6 +103,45 @@ def headline(root: Path) -> dict[str, Any]:
     return {"policies": policies, "verdicts": verdicts}
 
 
+def cpu_model() -> str:
+    """This machine's CPU: model name, vendor, family and model (Linux's /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return platform.processor() or platform.machine()
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor's block
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    name = info.get("model name", platform.processor() or platform.machine())
+    if "vendor_id" not in info:
+        return name
+    family, model = info.get("cpu family", "?"), info.get("model", "?")
+    return f"{name} ({info['vendor_id']}, family {family} model {model})"
+
+
+def machine() -> dict[str, Any]:
+    """The machine a study runs on here: its CPU and the numerics that shape the bytes."""
+    from importlib import metadata
+
+    import torch
+
+    built = torch.__config__.show()
+    libraries = {
+        "mkl": re.search(r"Math Kernel Library Version ([\w.]+)", built),
+        "onednn": re.search(r"MKL-DNN v([\w.]+)", built),
+    }
+    return {
+        "cpu": cpu_model(),
+        "architecture": platform.machine(),
+        "torch": metadata.version("torch"),
+        **{name: found[1] if found else "not built in" for name, found in libraries.items()},
+        "cpu_paths": numerics.describe() if numerics.applies() else "native (not pinned)",
+    }
+
+
 def record(root: Path, config: str | Path, records: Path = RECORDS) -> Path:
     """Write the record of the study under ``root`` run with ``config``."""
     path = record_path(config, records)
@@ -107,12 +149,28 @@ def record(root: Path, config: str | Path, records: Path = RECORDS) -> Path:
         path,
         {
             "config": Path(config).as_posix(),
-            "machine": "x86-64, pinned code paths (overopt.core.numerics)",
+            "machine": machine(),
             "artifacts": artifact_digests(root),
             "headline": headline(root),
         },
     )
     return path
+
+
+def machine_differences(recorded: dict[str, Any] | str, here: dict[str, Any]) -> list[str]:
+    """What differs between the record's machine and this one, numerics first."""
+    if not isinstance(recorded, dict):  # a record from before machines were described
+        return [f"the record names no CPU or numerics ({recorded!r}); this run: {here['cpu']}"]
+    out = []
+    for key in ("architecture", "torch", "mkl", "onednn", "cpu_paths"):
+        if recorded.get(key) != here.get(key):
+            out.append(f"{key}: recorded {recorded.get(key)}, here {here.get(key)}")
+    if recorded.get("cpu") != here["cpu"]:
+        out.append(
+            f"cpu: recorded {recorded.get('cpu')}, here {here['cpu']}"
+            + (" (the pinned code paths make this alone irrelevant)" if not out else "")
+        )
+    return out
 
 
 def bytes_comparable() -> str | None:
@@ -175,7 +233,11 @@ def verify(root: Path, config: str | Path, records: Path = RECORDS) -> int:
     reason = bytes_comparable()
     current = artifact_digests(root)
     stages = compare_bytes(rec["artifacts"], current)
+    here = machine()
+    made_on = rec.get("machine")
     print(f"{len(rec['artifacts'])} recorded artifacts ({path.name}), {len(current)} here")
+    print(f"record made on: {made_on['cpu'] if isinstance(made_on, dict) else made_on}")
+    print(f"this machine:   {here['cpu']}")
     differ_any = False
     for stage in [s.name for s in SYNTHETIC_STAGES] + ["other"]:
         if stage not in stages:
@@ -194,6 +256,10 @@ def verify(root: Path, config: str | Path, records: Path = RECORDS) -> int:
         print("bytes should match on this machine (x86-64, pinned code paths); they do not")
     else:
         print(f"bytes cannot match here: {reason}")
+    differences = machine_differences(made_on, here)
+    print("the record's machine and this one differ in:" if differences else "same CPU and numerics")
+    for line in differences:
+        print(f"  {line}")
     print("headline numbers, compared statistically:")
     lines, ok = compare_headline(rec["headline"], headline(root))
     print("\n".join(lines))

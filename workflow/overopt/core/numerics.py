@@ -1,10 +1,18 @@
-"""Pinned floating-point code paths: the same bytes on any x86-64 machine with AVX2.
+"""Pinned floating-point code paths: the same bytes on any x86-64 machine with AVX2, Intel or AMD.
 
-The numerical libraries pick their kernels by the CPU's instruction set, and small differences
-grow through training (docs/platform.md). Every job therefore runs the AVX2 paths, which every
-x86-64 CPU since 2013 (Intel Haswell, AMD Zen) has. The variables must be in the environment
-before the library reads them (at import or first use): ``pin()`` runs when ``overopt`` is
-imported and when the Snakefile is parsed, so jobs inherit them.
+The numerical libraries pick their kernels by the CPU, and small differences grow through training
+(docs/platform.md). Each is held to one path that every x86-64 CPU since 2013 (Intel Haswell, AMD
+Zen) runs alike:
+
+- torch's ATen kernels and oneDNN dispatch by instruction set: held to AVX2;
+- MKL (torch's BLAS) dispatches by vendor as well: a branch such as ``AVX2`` is honoured on Intel
+  CPUs only (others run MKL's ``AUTO`` branch, which differs), so it is held to ``COMPATIBLE``, the
+  one branch MKL runs alike on Intel and non-Intel CPUs;
+- numpy dispatches by instruction set (AVX-512 off) and the OpenBLAS inside numpy and scipy by CPU
+  model (held to Haswell's kernels).
+
+The variables must be in the environment before the library reads them (at import or first use):
+``pin()`` runs when ``overopt`` is imported and when the Snakefile is parsed, so jobs inherit them.
 
 Opt out with ``OVEROPT_CPU_PATHS=native`` (faster on AVX-512 machines; bytes then differ from
 the recorded ones, and ``make verify`` falls back to a statistical comparison).
@@ -21,20 +29,10 @@ OPT_OUT = "OVEROPT_CPU_PATHS"
 # One variable per library that dispatches on the CPU.
 PINNED: dict[str, str] = {
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's ATen kernels (default: the widest the CPU has)
-    "MKL_CBWR": "AVX2",  # MKL's conditional numerical reproducibility (torch's BLAS)
+    "MKL_CBWR": "COMPATIBLE",  # MKL (torch's BLAS): the branch it runs alike on every vendor
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (torch's mkldnn ops)
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 dispatch
     "OPENBLAS_CORETYPE": "Haswell",  # the OpenBLAS inside numpy and scipy (LAPACK, BLAS)
-}
-
-# What an AVX2-only machine would look like to the same libraries, on an AVX-512 one: the pins
-# above plus what they leave to detection (MKL's and glibc's own dispatch). Used to prove that
-# the pins make the machine kind irrelevant (tests/test_numerics.py, benchmarks/cpu_paths.py).
-AVX2_MACHINE: dict[str, str] = {
-    **PINNED,
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-    "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX512CD,-AVX512BW,-AVX512DQ,-AVX512VL,"
-    "-AVX512_VNNI,-AVX512_BF16,-AVX512_FP16,-AMX_BF16,-AMX_INT8,-AMX_TILE",
 }
 
 

@@ -219,6 +219,16 @@ def exact_stats(
     return out
 
 
+def exact_sqrt(t: torch.Tensor) -> torch.Tensor:
+    """The correctly rounded square root of a contiguous CPU tensor (numpy's, the CPU's instruction).
+
+    ``torch.sqrt`` of a contiguous float tensor runs MKL's vector math, whose vendor-independent
+    branch starts from the CPU's reciprocal-square-root estimate; Intel and AMD estimate differently,
+    so its last bits depend on the vendor (docs/platform.md).
+    """
+    return torch.from_numpy(np.sqrt(t.numpy()))
+
+
 class Optimizer:
     """Full-batch SGD or Adam on one tensor (torch.optim's Adam update, written out).
 
@@ -247,7 +257,7 @@ class Optimizer:
         self.t += 1
         self.m.lerp_(grad, 1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        denom = (self.v.sqrt() / math.sqrt(1 - b2**self.t)).add_(self.eps)
+        denom = (exact_sqrt(self.v) / math.sqrt(1 - b2**self.t)).add_(self.eps)
         param.addcdiv_(self.m, denom, value=-self.lr / (1 - b1**self.t))
 
 
