@@ -71,7 +71,7 @@ def snakemake(workdir: Path, python: str, env: dict[str, str], *args: str) -> No
     """
     launch = f"import sys; sys.executable = {python!r}; from snakemake.cli import main; main()"
     cmd = [sys.executable, "-c", launch, "-s", str(REPO / "Snakefile"), "--configfile", str(SMOKE)]
-    cmd += ["--directory", str(workdir), "--cores", "1", "--quiet", *args]
+    cmd += ["--directory", str(workdir), "--cores", "1", *args, "--quiet"]  # both take several values
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -84,7 +84,7 @@ def mkl_branch(python: str, env: dict[str, str]) -> str:
         [python, "-c", code], env=env | {"MKL_VERBOSE": "1"}, capture_output=True, text=True
     ).stdout
     lines = [line for line in out.splitlines() if line.startswith("MKL_VERBOSE")]
-    processor = lines[0].split(" for ", 1)[-1].split(", Lnx")[0] if lines else "?"
+    processor = lines[0].split(" architecture ", 1)[-1].split(", Lnx")[0] if lines else "?"
     branch = next((w for line in lines for w in line.split() if w.startswith("CNR:")), "CNR:?")
     return f"{branch} ({processor})"
 
@@ -114,8 +114,9 @@ def label(row: dict[str, str]) -> str:
 
 def compare(here: list[dict[str, str]], other: dict) -> None:
     """Print which rows give the same bytes here and on the machine of ``other`` (a --json file)."""
-    theirs = {label(r): r["sha256_16"] for r in other["rows"]}
-    print(f"\nagainst {other.get('machine', {}).get('cpu', 'the other machine')}:")
+    rows = other["rows"] if "rows" in other else other["sft_xs_grid"]["rows"]  # or a record's grid
+    theirs = {label(r): r["sha256_16"] for r in rows}
+    print(f"\nagainst {other.get('machine', {}).get('cpu') or other.get('what', 'the other machine')}:")
     for row in here:
         key = label(row)
         mark = "same bytes" if theirs.get(key) == row["sha256_16"] else "differ" if key in theirs else "-"
