@@ -27,6 +27,17 @@ def test_pin_sets_every_variable_and_respects_the_opt_out() -> None:
     assert numerics.pin(native) == {} and native == {numerics.OPT_OUT: "native"}
 
 
+def test_exact_sqrt_is_the_correctly_rounded_root() -> None:
+    import math
+
+    import torch
+
+    values = torch.rand(1000, dtype=torch.float64) * 10 + 1e-3
+    assert numerics.exact_sqrt(values).tolist() == [math.sqrt(v) for v in values.tolist()]
+    single = values.float()
+    assert numerics.exact_sqrt(single).dtype == torch.float32
+
+
 def test_importing_overopt_pins_torch_before_it_loads() -> None:
     code = "import overopt, torch; print(torch.backends.cpu.get_cpu_capability())"
     env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED}

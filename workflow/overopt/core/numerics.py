@@ -11,6 +11,11 @@ Zen) runs alike:
 - numpy dispatches by instruction set (AVX-512 off) and the OpenBLAS inside numpy and scipy by CPU
   model (held to Haswell's kernels).
 
+One path no variable pins: MKL's vector math, which ``torch.sqrt`` (and ``asin``, ``acos``,
+``atan``) of a contiguous CPU tensor calls, starts from the CPU's own reciprocal-square-root
+estimate, whose bits differ between Intel and AMD, in every MKL branch. Job code takes square roots
+with ``exact_sqrt`` below; the trainers' fused AdamW takes ATen's own (the exact instruction).
+
 The variables must be in the environment before the library reads them (at import or first use):
 ``pin()`` runs when ``overopt`` is imported and when the Snakefile is parsed, so jobs inherit them.
 
@@ -23,6 +28,10 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch loads after the pins, never here
+    import torch
 
 OPT_OUT = "OVEROPT_CPU_PATHS"
 
@@ -56,3 +65,15 @@ def describe(environ: MutableMapping[str, str] | None = None) -> dict[str, str |
     """The pinned variables' values in effect (None where unset), for provenance."""
     environ = os.environ if environ is None else environ
     return {key: environ.get(key) for key in [OPT_OUT, *PINNED]}
+
+
+def exact_sqrt(t: torch.Tensor) -> torch.Tensor:
+    """The correctly rounded square root of a CPU tensor, the same bits on every vendor's CPU.
+
+    numpy's square root is the CPU's exact instruction; ``torch.sqrt`` of a contiguous tensor is
+    MKL's vector math, seeded by an estimate that differs between Intel and AMD (docs/platform.md).
+    """
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.sqrt(t.detach().contiguous().numpy()))

@@ -32,6 +32,7 @@ import torch
 
 from overopt.core.bootstrap import mean_ci
 from overopt.core.io import write_csv
+from overopt.core.numerics import exact_sqrt
 from overopt.core.objectives import daa_loss
 from overopt.core.runtime import derive_seed
 from overopt.core.verdicts import graded
@@ -217,16 +218,6 @@ def exact_stats(
         out["chosen_mass"] = (p * chosen).sum(dim=-1)
         out["rejected_mass"] = (p * (mask & ~chosen)).sum(dim=-1)
     return out
-
-
-def exact_sqrt(t: torch.Tensor) -> torch.Tensor:
-    """The correctly rounded square root of a contiguous CPU tensor (numpy's, the CPU's instruction).
-
-    ``torch.sqrt`` of a contiguous float tensor runs MKL's vector math, whose vendor-independent
-    branch starts from the CPU's reciprocal-square-root estimate; Intel and AMD estimate differently,
-    so its last bits depend on the vendor (docs/platform.md).
-    """
-    return torch.from_numpy(np.sqrt(t.numpy()))
 
 
 class Optimizer:
