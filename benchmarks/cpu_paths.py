@@ -49,8 +49,10 @@ print(json.dumps({"digest": h.hexdigest()[:16], "wall_s": wall, "loss": float(lo
 
 
 EMULATED = {"emulated Intel": emulated_cpu.INTEL, "emulated AMD": emulated_cpu.AMD}
-# The pins until MKL_CBWR became COMPATIBLE: MKL's AVX2 branch, which MKL honours on Intel CPUs only.
-PREVIOUS = {OPT_OUT: "native", **PINNED, "MKL_CBWR": "AVX2"}
+# The pins' variables without MKL's vendor answer (the pins until it was set): MKL's AVX2 branch on
+# Intel CPUs, its AUTO branch on others. COMPATIBLE: MKL's vendor-neutral branch, the alternative.
+PREVIOUS = {OPT_OUT: "native", **PINNED}
+COMPATIBLE = {**PREVIOUS, "MKL_CBWR": "COMPATIBLE"}
 
 
 def environments() -> dict[str, dict[str, str]]:
@@ -59,7 +61,8 @@ def environments() -> dict[str, dict[str, str]]:
     envs = {"native": native}
     for key, value in PINNED.items():
         envs[f"only {key}"] = {**native, key: value}
-    envs["previous pins (MKL_CBWR=AVX2)"] = PREVIOUS
+    envs["previous pins (no vendor answer)"] = PREVIOUS
+    envs["MKL_CBWR=COMPATIBLE"] = COMPATIBLE
     envs["pinned"] = {}
     return envs
 

@@ -9,7 +9,8 @@ variables that choose a library's floating-point code path, and prints the model
 - ``ONEDNN_MAX_CPU_ISA``: oneDNN's instruction-set cap (``AVX2`` or ``SSE41``).
 
 numpy's and OpenBLAS's pins are held as ``overopt.core.numerics`` sets them; a last row runs the
-job as the workflow does (the pins). Run it on two machines (``--json``, then ``--against`` the
+job as the workflow does (the pins, which also answer MKL's vendor check "Intel", so that MKL's
+``AVX2`` branch runs on every vendor). Run it on two machines (``--json``, then ``--against`` the
 other's file) and the rows with equal hashes are the settings that give both the same bytes;
 ``--emulate MODEL`` runs every job under QEMU's emulation of another CPU model
 (benchmarks/emulated_cpu.py: Haswell-v4 for Intel, EPYC-Rome for AMD), so one machine shows both

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cpu_paths  # benchmarks/cpu_paths.py: a few training steps in a fresh process
 import emulated_cpu  # benchmarks/emulated_cpu.py: QEMU's CPU models
@@ -45,6 +46,35 @@ def test_importing_overopt_pins_torch_before_it_loads() -> None:
     assert out.stdout.strip() == "AVX2"
 
 
+MKL_BRANCH = "import overopt, torch; torch.ones(64, 64) @ torch.ones(64, 64)"
+
+
+def mkl_branch(env: dict[str, str]) -> str:
+    """The code-path branch MKL reports (MKL_VERBOSE) for a matrix multiply in a fresh process."""
+    env = {k: v for k, v in os.environ.items() if k not in {*numerics.PINNED, numerics.OPT_OUT}} | env
+    out = subprocess.run(
+        [sys.executable, "-c", MKL_BRANCH], env=env | {"MKL_VERBOSE": "1"}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return next(w for w in (out.stdout + out.stderr).split() if w.startswith("CNR:"))
+
+
+def test_mkl_runs_its_avx2_branch_whatever_the_vendor() -> None:
+    """MKL honours MKL_CBWR=AVX2 on CPUs its vendor check calls Intel: the pins answer it, so the
+    branch is AVX2 here whichever vendor made this CPU (on a non-Intel CPU, without the answer,
+    MKL reports its AUTO branch)."""
+    assert mkl_branch({}) == "CNR:AVX2"
+    unanswered = mkl_branch({numerics.OPT_OUT: "native", **numerics.PINNED})
+    assert unanswered == ("CNR:AVX2" if "GenuineIntel" in Path("/proc/cpuinfo").read_text() else "CNR:AUTO")
+
+
+def test_an_unknown_mkl_vendor_check_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A torch whose MKL checks the vendor in other code: a clear error, not vendor-dependent bytes."""
+    monkeypatch.setattr(numerics, "LOAD_CACHED", b"\x90\x90")
+    with pytest.raises(RuntimeError, match="mkl_serv_intel_cpu_true.*not the code overopt knows"):
+        numerics.mkl_as_on_intel()
+
+
 MODELS = (emulated_cpu.INTEL, emulated_cpu.AMD)
 
 
@@ -61,8 +91,9 @@ def emulator() -> None:
 
 def test_training_gives_the_same_bytes_on_intel_and_amd(emulator: None) -> None:
     """A few steps of a tiny GPT-NeoX with the trainers' fused AdamW, pinned: here, on an emulated
-    Intel and an emulated AMD AVX2 machine. Under the earlier pins (MKL's AVX2 branch, which MKL
-    honours on Intel only) the two vendors differ: the check can fail."""
+    Intel and an emulated AMD AVX2 machine. Under the earlier pins (the same variables without the
+    answer to MKL's vendor check: MKL's AVX2 branch on Intel, AUTO on AMD) the two vendors differ:
+    the check can fail."""
     steps = {"steps": 3, "threads": 1, "shape": "small"}
     runs = {
         "here": cpu_paths.start({}, **steps),
@@ -115,4 +146,4 @@ def test_the_vendor_probe_reruns_the_sft_job_under_each_setting(fresh_copy) -> N
     last, pinned = cpu_vendor_probe.probe(work, sys.executable, limit=2)
     assert pinned["row"] == cpu_vendor_probe.PINNED_ROW and pinned["sha256_16"] == before
     assert last["ATEN_CPU_CAPABILITY"] == "default" and last["sha256_16"] != before
-    assert pinned["mkl"].startswith("CNR:COMPATIBLE")
+    assert pinned["mkl"].startswith("CNR:AVX2")
