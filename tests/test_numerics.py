@@ -46,7 +46,11 @@ def test_importing_overopt_pins_torch_before_it_loads() -> None:
     assert out.stdout.strip() == "AVX2"
 
 
-MKL_BRANCH = "import overopt, torch; torch.ones(64, 64) @ torch.ones(64, 64)"
+# transformers looks torch up (importlib.util.find_spec) before importing it: the answer must survive
+MKL_BRANCH = (
+    "import importlib.util, overopt; importlib.util.find_spec('torch'); import transformers, torch; "
+    "torch.ones(64, 64) @ torch.ones(64, 64)"
+)
 
 
 def mkl_branch(env: dict[str, str]) -> str:
@@ -71,7 +75,7 @@ def test_mkl_runs_its_avx2_branch_whatever_the_vendor() -> None:
 def test_an_unknown_mkl_vendor_check_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     """A torch whose MKL checks the vendor in other code: a clear error, not vendor-dependent bytes."""
     monkeypatch.setattr(numerics, "LOAD_CACHED", b"\x90\x90")
-    with pytest.raises(RuntimeError, match="mkl_serv_intel_cpu_true.*not the code overopt knows"):
+    with pytest.raises(RuntimeError, match=r"mkl_serv_intel_cpu_true.*not the code overopt knows"):
         numerics.mkl_as_on_intel()
 
 

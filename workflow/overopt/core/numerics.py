@@ -113,24 +113,33 @@ def mkl_as_on_intel() -> bool:
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs a function once a top-level module has been executed (imported)."""
+    """Runs a function once a top-level module has been executed (imported).
+
+    Stays on ``sys.meta_path`` until then: a lookup without import (``importlib.util.find_spec``,
+    as transformers does to see whether torch is installed) must not use it up.
+    """
 
     def __init__(self, module: str, then: Callable[[], object]) -> None:
-        self.module, self.then = module, then
+        self.module, self.then, self.looking = module, then, False
 
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name != self.module:
+        if name != self.module or self.looking:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        self.looking = True  # the other finders' spec, not ours again
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self.looking = False
         if spec is None or spec.loader is None:
             return spec
         exec_module, then = spec.loader.exec_module, self.then
 
         def exec_then(module: ModuleType) -> None:
             exec_module(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             then()
 
         spec.loader.exec_module = exec_then
