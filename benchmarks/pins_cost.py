@@ -10,11 +10,16 @@ depended on the vendor); ``compatible``, MKL's documented vendor-neutral branch
   sweep), each setting in fresh processes, alternating (previous, current, previous, ...);
 - ``study``: a whole study from an empty ``results/`` (benchmarks/study.py), under each setting
   named (default: previous and current); ``--concurrent`` runs them at once on a share of the cores
-  each, so all meet the same machine.
+  each, so all meet the same machine;
+- ``jobs``: a finished study's jobs, rerun alone in a copy of it (``--workdir``, which the reruns
+  overwrite): each target's job forced under each setting, alternating, its own work read off its
+  log; then the study's own work per rule and size (its logs) weighted by those ratios, an estimate
+  of the whole study's work under each setting where timing two whole studies does not fit.
 
 Usage: python benchmarks/pins_cost.py step [--config config/config.yaml] [--size m] [--repeats 3]
        python benchmarks/pins_cost.py study [--config config/smoke.yaml] [--cores 2] [--concurrent]
               [--settings previous current compatible] [--workdir DIR] [--json OUT]
+       python benchmarks/pins_cost.py jobs --workdir COPY --targets OUTPUT... [--config ...]
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
 from cpu_paths import COMPATIBLE, PREVIOUS
+from study import FINISHED, START
 
 from overopt.core.numerics import OPT_OUT, PINNED
 
@@ -97,9 +104,77 @@ def study(config: Path, cores: int, concurrent: bool, workdir: Path, names: list
     return {"studies": out, "over_previous": ratio, "cores_each": per, "concurrent": concurrent}
 
 
+def group_work(logs: Path, sizes: set[str]) -> dict[tuple[str, str], float]:
+    """The jobs' own work (s) per (rule, size) in a run's logs ("" where the job has no size)."""
+    work: dict[tuple[str, str], float] = {}
+    for path in sorted(logs.rglob("*.log")):
+        text = path.read_text(errors="replace").splitlines()
+        rule = next((m[1] for line in text if (m := START.match(line))), None)
+        done = [m for line in text if (m := FINISHED.match(line))]
+        if rule and done:
+            size = next((p for p in path.relative_to(logs).with_suffix("").parts[1:] if p in sizes), "")
+            work[rule, size] = work.get((rule, size), 0.0) + float(done[-1][2])
+    return work
+
+
+def rerun(workdir: Path, config: Path, target: str, name: str, cores: int) -> tuple[str, float]:
+    """Force the job of ``target`` alone under setting ``name``; its log (relative) and own work."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(HERE.parent / "Snakefile")]
+    cmd += ["--configfile", str(config), "--directory", str(workdir), "--cores", str(cores)]
+    cmd += ["--force", target, "--quiet"]
+    since = max((p.stat().st_mtime for p in (workdir / "logs").rglob("*.log")), default=0.0)
+    proc = subprocess.run(cmd, env=environment(name), capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"the job of {target} failed under {name}:\n{proc.stderr[-4000:]}")
+    logs = [p for p in (workdir / "logs").rglob("*.log") if p.stat().st_mtime > since]
+    if len(logs) != 1:
+        sys.exit(f"forcing {target} wrote {len(logs)} logs, expected its job's one: {logs}")
+    done = [m for line in logs[0].read_text().splitlines() if (m := FINISHED.match(line))]
+    return str(logs[0].relative_to(workdir / "logs")), float(done[-1][2])
+
+
+def jobs(workdir: Path, config: Path, targets: list[str], repeats: int, cores: int) -> dict:
+    """Each target's job under previous and current (median own work), and the study's estimate."""
+    sizes = set(yaml.safe_load(config.read_text())["models"])
+    study_work = group_work(workdir / "logs", sizes)  # before the reruns rewrite the sampled logs
+    found: dict[str, dict[str, list[float]]] = {}
+    groups: dict[str, tuple[str, str]] = {}
+    for target in targets:
+        found[target] = {"previous": [], "current": []}
+        for _ in range(repeats):
+            for name in ("previous", "current"):
+                log, work = rerun(workdir, config, target, name, cores)
+                found[target][name].append(work)
+                print(f"{name:9s} {log}: {work:.1f} s")
+        rule = Path(log).parts[0]
+        groups[target] = (rule, next((p for p in Path(log).with_suffix("").parts[1:] if p in sizes), ""))
+    ratio = {t: statistics.median(f["current"]) / statistics.median(f["previous"]) for t, f in found.items()}
+    by_group: dict[tuple[str, str], list[float]] = {}
+    for target, r in ratio.items():
+        by_group.setdefault(groups[target], []).append(r)
+    covered = {g: study_work[g] for g in by_group}
+    total = sum(study_work.values())
+    estimate = sum(w * statistics.median(by_group[g]) for g, w in covered.items()) / sum(covered.values())
+    for target, r in ratio.items():
+        rule, size = groups[target]
+        share = study_work[rule, size]
+        print(f"{rule} {size or '-'}: current / previous {r:.3f}x ({share:.0f} s of the study's work)")
+    print(
+        f"the study's own work under current / previous: {estimate:.3f}x, estimated over the sampled "
+        f"rules and sizes ({sum(covered.values()) / total:.0%} of its {total:.0f} s)"
+    )
+    return {
+        "runs": found,
+        "over_previous": ratio,
+        "study_work_s": {f"{r}/{s}": w for (r, s), w in sorted(study_work.items())},
+        "covered_share": sum(covered.values()) / total,
+        "estimate_over_previous": estimate,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("step", "study"))
+    parser.add_argument("what", choices=("step", "study", "jobs"))
     parser.add_argument("--config", default=None, help="default: config/config.yaml (step), smoke (study)")
     parser.add_argument("--size", help="the model size of the step (default: the middle one)")
     parser.add_argument("--repeats", type=int, default=3, help="step: processes per setting")
@@ -107,11 +182,17 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--concurrent", action="store_true", help="study: the settings at once")
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=["previous", "current"])
-    parser.add_argument("--workdir", type=Path, help="study: where to run (default: a temporary directory)")
+    parser.add_argument("--workdir", type=Path, help="study: where (default: temporary); jobs: the copy")
+    parser.add_argument("--targets", nargs="+", default=[], help="jobs: an output of each job to rerun")
     parser.add_argument("--json", type=Path, help="also save the result here")
     a = parser.parse_args()
     if a.what == "step":
         result = step(a.config or "config/config.yaml", a.size, a.repeats, a.steps)
+    elif a.what == "jobs":
+        if not (a.workdir and a.targets):
+            parser.error("jobs needs --workdir (a copy of a finished study) and --targets")
+        config = Path(a.config or "config/config.yaml").resolve()
+        result = jobs(a.workdir.resolve(), config, a.targets, a.repeats, a.cores)
     else:
         workdir = a.workdir or Path(tempfile.mkdtemp(prefix="overopt-pins-"))
         config = Path(a.config or "config/smoke.yaml").resolve()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pins_cost  # benchmarks/pins_cost.py: the pins' cost, whose job sampling weights by rule and size
+import pytest
 import study  # benchmarks/study.py: the whole-study benchmark
 
 from conftest import REPO
@@ -30,3 +32,13 @@ def test_the_benchmark_reads_every_job_of_the_smoke_study(smoke_dir: Path) -> No
     summary = study.report(rules, {"wall_s": 100.0, "tree_cpu_s": 1000.0, "peak_rss_mib": 500.0})
     assert summary["jobs"] == sum(r["jobs"] for r in rules.values())
     assert 0 < summary["outside_share"] < 1
+
+
+def test_the_pins_cost_weighs_the_smoke_study_by_rule_and_size(smoke_dir: Path) -> None:
+    cfg = C.load(REPO / "config" / "smoke.yaml")
+    work = pins_cost.group_work(smoke_dir / "logs", set(cfg["models"]))
+    for rule, r in study.read_logs(smoke_dir / "logs").items():
+        assert sum(w for (g, _), w in work.items() if g == rule) == pytest.approx(r["work_s"]), rule
+    for rule in ("sft", "daa", "sample"):  # logs/sft/xs.log, logs/daa/xs/dpo/beta-1.log, ...
+        assert {size for r, size in work if r == rule} == set(cfg["models"]), rule
+    assert ("fit", "") in work and ("toy_mdp", "") in work, sorted(work)  # rules without a size
