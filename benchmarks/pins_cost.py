@@ -13,13 +13,14 @@ depended on the vendor); ``compatible``, MKL's documented vendor-neutral branch
   each, so all meet the same machine;
 - ``jobs``: a finished study's jobs, rerun alone in a copy of it (``--workdir``, which the reruns
   overwrite): each target's job forced under each setting, alternating, its own work read off its
-  log; then the study's own work per rule and size (its logs) weighted by those ratios, an estimate
-  of the whole study's work under each setting where timing two whole studies does not fit.
+  log; then the study's own work per rule and size (its logs, or ``--logs`` of the finished study
+  when the copy was taken part-way) weighted by those ratios: an estimate of the whole study's work
+  under each setting where timing two whole studies does not fit.
 
 Usage: python benchmarks/pins_cost.py step [--config config/config.yaml] [--size m] [--repeats 3]
        python benchmarks/pins_cost.py study [--config config/smoke.yaml] [--cores 2] [--concurrent]
               [--settings previous current compatible] [--workdir DIR] [--json OUT]
-       python benchmarks/pins_cost.py jobs --workdir COPY --targets OUTPUT... [--config ...]
+       python benchmarks/pins_cost.py jobs --workdir COPY --targets OUTPUT... [--logs DIR] [--config ...]
 """
 
 from __future__ import annotations
@@ -133,10 +134,22 @@ def rerun(workdir: Path, config: Path, target: str, name: str, cores: int) -> tu
     return str(logs[0].relative_to(workdir / "logs")), float(done[-1][2])
 
 
-def jobs(workdir: Path, config: Path, targets: list[str], repeats: int, cores: int) -> dict:
-    """Each target's job under previous and current (median own work), and the study's estimate."""
+def weigh(ratios: dict[tuple[str, str], list[float]], study_work: dict[tuple[str, str], float]) -> dict:
+    """The study's work under current over previous: each sampled (rule, size)'s work in the study
+    times its median ratio, over the sampled groups' work; and the share of the study they cover."""
+    covered = {g: study_work[g] for g in ratios}
+    estimate = sum(w * statistics.median(ratios[g]) for g, w in covered.items()) / sum(covered.values())
+    share = sum(covered.values()) / sum(study_work.values())
+    return {"estimate_over_previous": estimate, "covered_share": share}
+
+
+def jobs(
+    workdir: Path, config: Path, targets: list[str], repeats: int, cores: int, logs: Path | None
+) -> dict:
+    """Each target's job under previous and current (median own work), and the study's estimate,
+    weighted by the work in ``logs`` (default: the copy's logs, read before the reruns)."""
     sizes = set(yaml.safe_load(config.read_text())["models"])
-    study_work = group_work(workdir / "logs", sizes)  # before the reruns rewrite the sampled logs
+    study_work = group_work(logs or workdir / "logs", sizes)  # before the reruns rewrite any log
     found: dict[str, dict[str, list[float]]] = {}
     groups: dict[str, tuple[str, str]] = {}
     for target in targets:
@@ -152,24 +165,21 @@ def jobs(workdir: Path, config: Path, targets: list[str], repeats: int, cores: i
     by_group: dict[tuple[str, str], list[float]] = {}
     for target, r in ratio.items():
         by_group.setdefault(groups[target], []).append(r)
-    covered = {g: study_work[g] for g in by_group}
-    total = sum(study_work.values())
-    estimate = sum(w * statistics.median(by_group[g]) for g, w in covered.items()) / sum(covered.values())
-    for target, r in ratio.items():
         rule, size = groups[target]
         share = study_work[rule, size]
         print(f"{rule} {size or '-'}: current / previous {r:.3f}x ({share:.0f} s of the study's work)")
+    weighed = weigh(by_group, study_work)
     print(
-        f"the study's own work under current / previous: {estimate:.3f}x, estimated over the sampled "
-        f"rules and sizes ({sum(covered.values()) / total:.0%} of its {total:.0f} s)"
+        f"the study's own work under current / previous: {weighed['estimate_over_previous']:.3f}x, "
+        f"estimated over the sampled rules and sizes ({weighed['covered_share']:.0%} of its "
+        f"{sum(study_work.values()):.0f} s)"
     )
     return {
         "runs": found,
+        "groups": {t: "/".join(g) for t, g in groups.items()},
         "over_previous": ratio,
         "study_work_s": {f"{r}/{s}": w for (r, s), w in sorted(study_work.items())},
-        "covered_share": sum(covered.values()) / total,
-        "estimate_over_previous": estimate,
-    }
+    } | weighed
 
 
 def main() -> None:
@@ -184,6 +194,7 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=["previous", "current"])
     parser.add_argument("--workdir", type=Path, help="study: where (default: temporary); jobs: the copy")
     parser.add_argument("--targets", nargs="+", default=[], help="jobs: an output of each job to rerun")
+    parser.add_argument("--logs", type=Path, help="jobs: the logs/ to weigh by")
     parser.add_argument("--json", type=Path, help="also save the result here")
     a = parser.parse_args()
     if a.what == "step":
@@ -192,7 +203,7 @@ def main() -> None:
         if not (a.workdir and a.targets):
             parser.error("jobs needs --workdir (a copy of a finished study) and --targets")
         config = Path(a.config or "config/config.yaml").resolve()
-        result = jobs(a.workdir.resolve(), config, a.targets, a.repeats, a.cores)
+        result = jobs(a.workdir.resolve(), config, a.targets, a.repeats, a.cores, a.logs)
     else:
         workdir = a.workdir or Path(tempfile.mkdtemp(prefix="overopt-pins-"))
         config = Path(a.config or "config/smoke.yaml").resolve()

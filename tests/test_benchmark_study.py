@@ -42,3 +42,8 @@ def test_the_pins_cost_weighs_the_smoke_study_by_rule_and_size(smoke_dir: Path) 
     for rule in ("sft", "daa", "sample"):  # logs/sft/xs.log, logs/daa/xs/dpo/beta-1.log, ...
         assert {size for r, size in work if r == rule} == set(cfg["models"]), rule
     assert ("fit", "") in work and ("toy_mdp", "") in work, sorted(work)  # rules without a size
+    # the estimate weighs each sampled group's ratio by its work in the study
+    half = pins_cost.weigh({("daa", "xs"): [0.4, 0.5, 0.9], ("sft", "s"): [1.0]}, work)
+    daa, sft = work["daa", "xs"], work["sft", "s"]
+    assert half["estimate_over_previous"] == pytest.approx((0.5 * daa + sft) / (daa + sft))
+    assert half["covered_share"] == pytest.approx((daa + sft) / sum(work.values()))
