@@ -118,11 +118,32 @@ def group_work(logs: Path, sizes: set[str]) -> dict[tuple[str, str], float]:
     return work
 
 
-def rerun(workdir: Path, config: Path, target: str, name: str, cores: int) -> tuple[str, float]:
-    """Force the job of ``target`` alone under setting ``name``; its log (relative) and own work."""
+def snakemake(workdir: Path, config: Path, cores: int) -> list[str]:
+    """The command that runs the study of ``config`` in ``workdir``."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(HERE.parent / "Snakefile")]
-    cmd += ["--configfile", str(config), "--directory", str(workdir), "--cores", str(cores)]
-    cmd += ["--force", target, "--quiet"]
+    return [*cmd, "--configfile", str(config), "--directory", str(workdir), "--cores", str(cores)]
+
+
+def forced_rule(workdir: Path, config: Path, target: str) -> str:
+    """The rule of the job that makes ``target`` (read off a dry run's job list)."""
+    cmd = [*snakemake(workdir, config, 1), "--force", target, "--dry-run"]
+    out = subprocess.run(cmd, env=environment("current"), capture_output=True, text=True).stdout
+    found, rule = [], None
+    for line in out.splitlines():
+        if m := re.match(r"(?:local)?rule (\w+):", line):
+            rule = m[1]
+        elif line.strip().startswith("output:") and target in line.split(":", 1)[1].replace(",", " ").split():
+            found.append(rule)
+    if len(found) != 1:
+        sys.exit(f"no single job makes {target} in {workdir}:\n{out[-2000:]}")
+    return found[0]
+
+
+def rerun(workdir: Path, config: Path, target: str, rule: str, name: str, cores: int) -> tuple[str, float]:
+    """Force the job of ``target`` alone under setting ``name``; its log (relative) and own work.
+    Only ``rule`` may run: an earlier rerun (under other pins) left outputs newer than, and other
+    than, what their consumers saw, and nothing upstream is to run again."""
+    cmd = [*snakemake(workdir, config, cores), "--force", target, "--allowed-rules", rule, "--quiet"]
     since = max((p.stat().st_mtime for p in (workdir / "logs").rglob("*.log")), default=0.0)
     proc = subprocess.run(cmd, env=environment(name), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -154,12 +175,12 @@ def jobs(
     groups: dict[str, tuple[str, str]] = {}
     for target in targets:
         found[target] = {"previous": [], "current": []}
+        rule = forced_rule(workdir, config, target)
         for _ in range(repeats):
             for name in ("previous", "current"):
-                log, work = rerun(workdir, config, target, name, cores)
+                log, work = rerun(workdir, config, target, rule, name, cores)
                 found[target][name].append(work)
                 print(f"{name:9s} {log}: {work:.1f} s")
-        rule = Path(log).parts[0]
         groups[target] = (rule, next((p for p in Path(log).with_suffix("").parts[1:] if p in sizes), ""))
     ratio = {t: statistics.median(f["current"]) / statistics.median(f["previous"]) for t, f in found.items()}
     by_group: dict[tuple[str, str], list[float]] = {}
