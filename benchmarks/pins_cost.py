@@ -35,10 +35,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
 from cpu_paths import COMPATIBLE, PREVIOUS
-from study import FINISHED, START
+from study import job_log
 
+from overopt.core import config as C
 from overopt.core.numerics import OPT_OUT, PINNED
 
 HERE = Path(__file__).resolve().parent
@@ -105,16 +105,18 @@ def study(config: Path, cores: int, concurrent: bool, workdir: Path, names: list
     return {"studies": out, "over_previous": ratio, "cores_each": per, "concurrent": concurrent}
 
 
+def size_of(log: Path, sizes: set[str]) -> str:
+    """The model size in a log's path relative to logs/ (logs/sft/xs.log, logs/daa/xs/dpo/...); "" if none."""
+    return next((p for p in log.with_suffix("").parts[1:] if p in sizes), "")
+
+
 def group_work(logs: Path, sizes: set[str]) -> dict[tuple[str, str], float]:
     """The jobs' own work (s) per (rule, size) in a run's logs ("" where the job has no size)."""
     work: dict[tuple[str, str], float] = {}
     for path in sorted(logs.rglob("*.log")):
-        text = path.read_text(errors="replace").splitlines()
-        rule = next((m[1] for line in text if (m := START.match(line))), None)
-        done = [m for line in text if (m := FINISHED.match(line))]
-        if rule and done:
-            size = next((p for p in path.relative_to(logs).with_suffix("").parts[1:] if p in sizes), "")
-            work[rule, size] = work.get((rule, size), 0.0) + float(done[-1][2])
+        if found := job_log(path):
+            group = (found[0], size_of(path.relative_to(logs), sizes))
+            work[group] = work.get(group, 0.0) + float(found[1][2])
     return work
 
 
@@ -151,8 +153,9 @@ def rerun(workdir: Path, config: Path, target: str, rule: str, name: str, cores:
     logs = [p for p in (workdir / "logs").rglob("*.log") if p.stat().st_mtime > since]
     if len(logs) != 1:
         sys.exit(f"forcing {target} wrote {len(logs)} logs, expected its job's one: {logs}")
-    done = [m for line in logs[0].read_text().splitlines() if (m := FINISHED.match(line))]
-    return str(logs[0].relative_to(workdir / "logs")), float(done[-1][2])
+    if not (found := job_log(logs[0])):
+        sys.exit(f"the job of {target} logged no work in {logs[0]}")
+    return str(logs[0].relative_to(workdir / "logs")), float(found[1][2])
 
 
 def weigh(ratios: dict[tuple[str, str], list[float]], study_work: dict[tuple[str, str], float]) -> dict:
@@ -169,7 +172,7 @@ def jobs(
 ) -> dict:
     """Each target's job under previous and current (median own work), and the study's estimate,
     weighted by the work in ``logs`` (default: the copy's logs, read before the reruns)."""
-    sizes = set(yaml.safe_load(config.read_text())["models"])
+    sizes = set(C.load(config)["models"])
     study_work = group_work(logs or workdir / "logs", sizes)  # before the reruns rewrite any log
     found: dict[str, dict[str, list[float]]] = {}
     groups: dict[str, tuple[str, str]] = {}
@@ -181,7 +184,7 @@ def jobs(
                 log, work = rerun(workdir, config, target, rule, name, cores)
                 found[target][name].append(work)
                 print(f"{name:9s} {log}: {work:.1f} s")
-        groups[target] = (rule, next((p for p in Path(log).with_suffix("").parts[1:] if p in sizes), ""))
+        groups[target] = (rule, size_of(Path(log), sizes))
     ratio = {t: statistics.median(f["current"]) / statistics.median(f["previous"]) for t, f in found.items()}
     by_group: dict[tuple[str, str], list[float]] = {}
     for target, r in ratio.items():

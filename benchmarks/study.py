@@ -52,20 +52,26 @@ def run_study(config: Path, cores: int, workdir: Path) -> dict[str, float]:
     return {"wall_s": wall, "tree_cpu_s": cpu, "peak_rss_mib": after.ru_maxrss / 1024}
 
 
+def job_log(path: Path) -> tuple[str, re.Match[str]] | None:
+    """A job's log: its rule and its last "finished" line (work, CPU, RSS); None if it never finished."""
+    text = path.read_text(errors="replace").splitlines()
+    rule = next((m[1] for line in text if (m := START.match(line))), None)
+    done = [m for line in text if (m := FINISHED.match(line))]
+    return (rule, done[-1]) if rule and done else None
+
+
 def read_logs(logs: Path) -> dict[str, dict[str, float]]:
     """Per rule: jobs, their own work (s), their processes' CPU (s) and the largest peak RSS (MiB)."""
     rules: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for path in sorted(logs.rglob("*.log")):
-        text = path.read_text(errors="replace").splitlines()
-        rule = next((m[1] for line in text if (m := START.match(line))), None)
-        done = [m for line in text if (m := FINISHED.match(line))]
-        if rule and done:
+        if found := job_log(path):
+            rule, done = found
             r = rules[rule]
             r["jobs"] += 1
-            r["work_s"] += float(done[-1][2])
-            if done[-1][3]:
-                r["cpu_s"] += float(done[-1][3])
-                r["max_rss_mib"] = max(r["max_rss_mib"], float(done[-1][4]))
+            r["work_s"] += float(done[2])
+            if done[3]:
+                r["cpu_s"] += float(done[3])
+                r["max_rss_mib"] = max(r["max_rss_mib"], float(done[4]))
     return {rule: dict(v) for rule, v in sorted(rules.items())}
 
 
