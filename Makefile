@@ -32,13 +32,13 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile rules
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile config/smoke.yaml
-	$(BIN)/python -m overopt.core.deps > /dev/null   # no import against the DAG's direction
-	$(BIN)/python -m overopt.core.dvc_stages --check  # dvc.yaml is current
+	$(BIN)/python -m overopt.pipeline.deps > /dev/null   # no import against the DAG's direction
+	$(BIN)/python -m overopt.pipeline.dvc_stages --check  # dvc.yaml is current
 
 # dvc.yaml and params.yaml for the study of CONFIG (after adding a module, a rule, a stage or a
 # config key, or to switch the study `dvc repro` runs)
 dvc-yaml: setup
-	$(BIN)/python -m overopt.core.dvc_stages --config $(CONFIG) --write
+	$(BIN)/python -m overopt.pipeline.dvc_stages --config $(CONFIG) --write
 
 format: setup
 	$(BIN)/ruff format .
@@ -53,10 +53,10 @@ restore: setup
 # Compare the study's artifacts with the record in digests/ (per stage: identical or which differ;
 # headline numbers statistically where bytes cannot match). `make record` rewrites the record.
 verify: setup
-	$(BIN)/python -m overopt.verify --config $(CONFIG)
+	$(BIN)/python -m overopt.pipeline.verify --config $(CONFIG)
 
 record: setup
-	$(BIN)/python -m overopt.verify --config $(CONFIG) --record
+	$(BIN)/python -m overopt.pipeline.verify --config $(CONFIG) --record
 
 # Publish: the DVC remote as a directory any static web host can serve (read-only, over HTTP).
 # `dvc commit` first records what is in results/ and cache/judge (the judge's paid verdicts; empty

@@ -35,7 +35,7 @@ from pathlib import Path
 import emulated_cpu
 
 from overopt.core.numerics import OPT_OUT, PINNED
-from overopt.verify import cpu_model
+from overopt.pipeline.verify import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"

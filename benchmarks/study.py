@@ -3,7 +3,7 @@ work, peak RSS.
 
 Runs a config from an empty ``results/`` in a fresh working directory and measures the process
 tree (Snakemake and every job it waits for). Then it reads the run's logs: each job's own work is
-the time between its "start" and "finished" lines (``overopt.core.smk.job``), and each job's CPU
+the time between its "start" and "finished" lines (``overopt.pipeline.job.context``), and each job's CPU
 (imports included) and peak RSS come from the same last line. What the tree used beyond the jobs'
 own work is start-up (imports), Snakemake's own process and I/O around the work; the tree's CPU
 less the jobs' process CPU is Snakemake's own.

@@ -2,22 +2,19 @@ import functools
 import sys
 from pathlib import Path
 
-from overopt.analysis import figures as F
-from overopt.checks import check_config
-from overopt.core import config as C
-from overopt.core import deps
-from overopt.core import dvc_stages as DVC
-from overopt.core import objectives as O
-from overopt.core import replicates as RP
-from overopt.evaluate import best_of_n as B
-from overopt.evaluate import judges as J
-from overopt.core import resources as R
-from overopt.core import runs as RN
-from overopt.core import settings as S
+from overopt.analysis.figures import FIGURES as FIGURE_REGISTRY, write_caption
+from overopt.core import objectives, replicates, runs
+from overopt.core.config import ConfigError, candidate_sizes
+from overopt.evaluate import judges
+from overopt.evaluate.best_of_n import policies as best_of_n_policies
+from overopt.evaluate.judges.cache import JUDGE_CACHE
+from overopt.pipeline.checks import check_config
+from overopt.pipeline.resources import rule_resources
+from overopt.pipeline.settings import code_hash, settings as rule_settings
 
 try:
     check_config(config)  # readable messages naming the key, before any job
-except C.ConfigError as err:
+except ConfigError as err:
     sys.exit(f"Configuration error:\n{err}")
 validate(config, "../workflow/schemas/config.schema.yaml")
 
@@ -30,30 +27,29 @@ PAIRS = (
     f"{PREF}/{{rep}}" if config["task"]["type"] == "synthetic" else f"{PREF}/"
 )  # a replicate's preference pairs: drawn anew (synthetic) or the dataset's own (hub)
 OBJECTIVES = list(config["objectives"])
-RUNS = RN.runs(config)
-REPLICATES = list(range(RP.count(config)))
+RUNS = runs.runs(config)
+REPLICATES = list(range(replicates.count(config)))
 REPS = [
-    RP.prefix(r) for r in REPLICATES
+    replicates.prefix(r) for r in REPLICATES
 ]  # the `rep` wildcard's values: "" is replicate 0
 REPLICATE_CONFIG = {
-    RP.prefix(r): RP.config(config, r) for r in REPLICATES
+    replicates.prefix(r): replicates.config(config, r) for r in REPLICATES
 }  # the seeds each replicate draws
-CKPTS = RN.checkpoint_names(config, SIZES[0])  # the same for every size (C.check)
+CKPTS = runs.checkpoint_names(config, SIZES[0])  # the same for every size (overopt.core.config.check)
 
 
 BEST_OF_N = "best_of_n" in config  # proxy reward models and best-of-n curves per size
-BON_POLICIES = B.policies(config["best_of_n"]["n_max"]) if BEST_OF_N else []
-POLICIES = RN.policies(config) + [
+BON_POLICIES = best_of_n_policies(config["best_of_n"]["n_max"]) if BEST_OF_N else []
+POLICIES = runs.policies(config) + [
     (s, p) for s in SIZES for p in BON_POLICIES
 ]  # (size, policy) for every evaluated policy of a replicate
 REP_POLICIES = [
     (r, s, p) for r in REPLICATES for s, p in POLICIES
 ]  # (replicate, size, policy): the evaluations table's rows
-SFT_GROUP = RN.group_policies(
+SFT_GROUP = runs.group_policies(
     config, SIZES[0], "sft"
 )  # each size's SFT and temperature policies
-JUDGE_CACHE = DVC.JUDGE_CACHE  # paid judge verdicts (API judges), versioned by DVC
-FIGURES = F.FIGURES.names()  # every registered figure (overopt.analysis.figures)
+FIGURES = FIGURE_REGISTRY.names()  # every registered figure (overopt.analysis.figures)
 CAPTIONS = Path(
     ".snakemake/captions"
 ).resolve()  # figure captions, written from the registry
@@ -73,7 +69,7 @@ localrules:
 
 # Judging runs where Snakemake runs when the judge is a formula or an API (compute nodes may
 # have no outbound network); a judge that loads a model runs as a cluster job.
-if J.runs_locally(config["judge"]):
+if judges.runs_locally(config["judge"]):
 
     localrules:
         judge,
@@ -81,7 +77,7 @@ if J.runs_locally(config["judge"]):
 
 
 wildcard_constraints:
-    rep=RP.WILDCARD,
+    rep=replicates.WILDCARD,
     size="|".join(SIZES),
     objective="|".join(OBJECTIVES),
     beta=r"[0-9][0-9.e+-]*",
@@ -94,7 +90,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 def check_secrets(planned_rules):
     """Stop before any job when a planned job needs a secret whose environment variable is unset."""
     judging = {"judge", "judge_sft", "best_of_n"} & set(planned_rules)
-    missing = J.missing_secrets(config["judge"]) if judging else []
+    missing = judges.missing_secrets(config["judge"]) if judging else []
     if missing:
         sys.exit(
             f"Configuration error:\nconfig key 'judge': judge type {config['judge']['type']!r} reads its "
@@ -104,18 +100,18 @@ def check_secrets(planned_rules):
 
 
 def settings_of(rule):
-    """Param: the config values ``rule`` reads (overopt.core.settings): editing one reruns the job.
+    """Param: the config values ``rule`` reads (overopt.pipeline.settings): editing one reruns the job.
 
     A job of replicate k reads the replicate's seeds (overopt.core.replicates).
     """
-    return lambda wildcards: S.settings(
+    return lambda wildcards: rule_settings(
         REPLICATE_CONFIG[wildcards.get("rep", "")], rule, dict(wildcards.items())
     )
 
 
 @functools.cache
 def _code_hash(script, extra):
-    return S.code_hash(SCRIPTS / f"{script}.py", [Path(e) for e in extra])
+    return code_hash(SCRIPTS / f"{script}.py", [Path(e) for e in extra])
 
 
 def code_of(script, loss=False, judge=False):
@@ -124,12 +120,12 @@ def code_of(script, loss=False, judge=False):
     def code(wildcards):
         extra = []
         if loss:
-            path = O.custom_loss_file(
+            path = objectives.custom_loss_file(
                 config["objectives"][wildcards.objective]["loss_type"]
             )
             extra += [str(path)] if path else []
         if judge:
-            extra.append(str(J.module_file(config["judge"]["type"])))
+            extra.append(str(judges.module_file(config["judge"]["type"])))
         return _code_hash(script, tuple(extra))
 
     return code
@@ -137,12 +133,12 @@ def code_of(script, loss=False, judge=False):
 
 def figure_caption(name):
     """The report caption of a registered figure (a file written from the registry)."""
-    return str(F.write_caption(name, CAPTIONS))
+    return str(write_caption(name, CAPTIONS))
 
 
 def res(rule, key):
-    """A resource of ``rule`` derived from the model size and config (overopt.core.resources)."""
-    return lambda wc: R.rule_resources(config, rule, getattr(wc, "size", None))[key]
+    """A resource of ``rule`` derived from the model size and config (overopt.pipeline.resources)."""
+    return lambda wc: rule_resources(config, rule, getattr(wc, "size", None))[key]
 
 
 def resources_of(rule):
@@ -165,7 +161,7 @@ def tokenizer_source(size):
 def policy_file(replicate, size, policy, name):
     """A policy's per-policy file: evaluations under results/eval, best-of-n under results/best_of_n."""
     root = "results/best_of_n" if policy in BON_POLICIES else "results/eval"
-    return f"{root}/{RP.prefix(replicate)}{size}/{policy}/{name}"
+    return f"{root}/{replicates.prefix(replicate)}{size}/{policy}/{name}"
 
 
 def policy_files(name):
@@ -204,7 +200,8 @@ def group_models(wildcards):
 def group_infos(size, group):
     """What identifies each policy of an evaluation group in the evaluations table."""
     return [
-        RN.policy_info(config, size, p) for p in RN.group_policies(config, size, group)
+        runs.policy_info(config, size, p)
+        for p in runs.group_policies(config, size, group)
     ]
 
 

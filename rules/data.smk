@@ -41,7 +41,7 @@ if SYNTHETIC:
         input:
             pref_prompts=f"{DATA}/pref_prompts.jsonl",
             heldout_pref_prompts=f"{DATA}/heldout_pref_prompts.jsonl",
-            models=lambda wc: [sft_model(wc.rep, s) for s in C.candidate_sizes(config)],
+            models=lambda wc: [sft_model(wc.rep, s) for s in candidate_sizes(config)],
         output:
             f"{PREF}/{{rep}}candidates.jsonl",
         log:
@@ -54,7 +54,7 @@ if SYNTHETIC:
         params:
             settings=settings_of("candidates"),
             code=code_of("candidates"),
-            pool=C.candidate_sizes(config),
+            pool=candidate_sizes(config),
         script:
             "../workflow/scripts/candidates.py"
 

@@ -31,11 +31,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmark modules tests impo
 def result_digests(root: Path, suffixes: set[str] | None = None) -> dict[str, str]:
     """SHA-256 of every result file under ``root/results`` (only those with ``suffixes``, if given).
 
-    The artifacts ``make verify`` compares (``overopt.verify.artifact_digests``: no resume state,
+    The artifacts ``make verify`` compares (``overopt.pipeline.verify.artifact_digests``: no resume state,
     scratch or Snakemake markers), less the provenance manifests and their table, which record the
     code's git commit and so differ between commits by design.
     """
-    from overopt.verify import artifact_digests
+    from overopt.pipeline.verify import artifact_digests
 
     return {
         path: digest

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from conftest import REPO, SMOKE, snakemake
-from overopt.checks import check_config
 from overopt.core import config as C
 from overopt.core import runs as RN
+from overopt.pipeline.checks import check_config
 
 
 def smoke() -> dict:

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from conftest import REPO, SMOKE, copy_project, plan, snakemake
-from overopt.core import deps
-from overopt.core import settings as S
+from overopt.pipeline import deps
+from overopt.pipeline import settings as S
 
 DOWNSTREAM = {"collect": 1, "fit": 1, "pooled": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
 JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)

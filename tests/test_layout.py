@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from overopt.core import deps
+from overopt.pipeline import deps
 
 PACKAGE = REPO / "workflow" / "overopt"
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -19,7 +19,7 @@ SCRIPTS = REPO / "workflow" / "scripts"
 
 def run_deps(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "overopt.core.deps", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "overopt.pipeline.deps", *args], capture_output=True, text=True, timeout=120
     )
 
 
@@ -42,9 +42,33 @@ def test_an_import_against_the_dag_is_named(tmp_path: Path) -> None:
     assert "overopt.core.io (core) imports overopt.analysis.fit (analysis)" in proc.stderr
 
 
+def test_the_science_may_not_import_the_machinery(tmp_path: Path) -> None:
+    copy = tmp_path / "overopt"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    fit = copy / "analysis" / "fit.py"
+    fit.write_text(fit.read_text() + "\n\nfrom overopt.pipeline import settings  # noqa\n")
+    proc = run_deps(str(copy))
+    assert proc.returncode == 1
+    assert "overopt.analysis.fit (analysis) imports overopt.pipeline.settings (pipeline)" in proc.stderr
+
+
+def test_may_import_is_the_fan_the_code_has(tmp_path: Path) -> None:
+    """An allowance no import uses fails too: the table states the real fan, not a looser one."""
+    used = deps.fan()
+    assert {stage: deps.MAY_IMPORT[stage] for stage in used} == used
+    assert "pipeline" not in {s for allowed in deps.MAY_IMPORT.values() for s in allowed}
+    copy = tmp_path / "overopt"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (copy / "toy").glob("*.py"):  # the toy's one import of core goes: core is unused
+        path.write_text(path.read_text().replace("from overopt.core", "from overopt.toy"))
+    proc = run_deps(str(copy))
+    assert proc.returncode == 1
+    assert "MAY_IMPORT lets toy import core, which no module of toy does" in proc.stderr
+
+
 def test_dvc_yaml_is_generated_from_the_same_imports() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "overopt.core.dvc_stages", "--check"],
+        [sys.executable, "-m", "overopt.pipeline.dvc_stages", "--check"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -57,8 +81,8 @@ def test_dvc_yaml_is_generated_from_the_same_imports() -> None:
 
 @pytest.mark.parametrize("name", ["smoke", "config", "paper"])
 def test_dvc_stages_depend_on_the_keys_their_rules_read(name: str) -> None:
-    from overopt.core import dvc_stages
     from overopt.core.config import load
+    from overopt.pipeline import dvc_stages
 
     cfg = load(REPO / "config" / f"{name}.yaml")
     keys = {s.name: dvc_stages.param_keys(s, cfg) for s in dvc_stages.stages(cfg)}
@@ -74,9 +98,9 @@ def test_dvc_stages_depend_on_the_keys_their_rules_read(name: str) -> None:
 
 def test_rule_code_follows_imports_transitively() -> None:
     code = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "judge.py")}
-    # direct (the judging), indirect (judging -> bootstrap), and function-level (smk ->
+    # direct (the judging), indirect (judging -> bootstrap), and function-level (job ->
     # provenance) imports; not the judges, which the rule adds by configured type
-    assert {"evaluate/judging.py", "core/bootstrap.py", "core/runtime.py", "core/provenance.py"} <= code
+    assert {"evaluate/judging.py", "core/bootstrap.py", "core/runtime.py", "pipeline/provenance.py"} <= code
     assert "evaluate/judges/openai.py" not in code and "analysis/fit.py" not in code
     assert "lm/sampling.py" not in code  # sampling is the sample rule's
     sample = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "sample.py")}

@@ -32,9 +32,9 @@ import yaml
 from chat_server import ENV, KEY, MODEL, ChatServer
 from conftest import REPO, copy_project
 from overopt.core import runs as RN
-from overopt.core import settings as S
 from overopt.core.io import read_jsonl
 from overopt.data.hub import TLDR_TEMPLATE
+from overopt.pipeline import settings as S
 
 PAPER = REPO / "config" / "paper.yaml"
 SMOKE = REPO / "config" / "smoke.yaml"
@@ -275,7 +275,7 @@ def test_paper_dag_runs_offline_at_toy_scale(tmp_path: Path, server: ChatServer)
         return proc
 
     # `make dvc-yaml CONFIG=config/paper-toy.yaml`, then `dvc repro`: the study, stage by stage
-    run(sys.executable, "-m", "overopt.core.dvc_stages", "--config", "config/paper-toy.yaml", "--write")
+    run(sys.executable, "-m", "overopt.pipeline.dvc_stages", "--config", "config/paper-toy.yaml", "--write")
     run("git", "init", "-q")
     start = time.monotonic()
     proc = run(sys.executable, "-m", "dvc", "repro")

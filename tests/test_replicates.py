@@ -15,9 +15,9 @@ from overopt.analysis import fit as ft
 from overopt.analysis import pooled
 from overopt.core import config as C
 from overopt.core import replicates as RP
-from overopt.core import settings as S
 from overopt.core.objectives import specs
 from overopt.core.runtime import derive_seed
+from overopt.pipeline import settings as S
 
 
 def test_paths_name_the_replicate_and_replicate_0_keeps_the_plain_layout() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import REPO
 from overopt.core import config as C
-from overopt.core import resources as R
+from overopt.pipeline import resources as R
 
 PAPER = C.load(REPO / "config" / "paper.yaml")
 DEFAULT = C.load(REPO / "config" / "config.yaml")

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import SMOKE
-from overopt.core import settings as S
+from overopt.pipeline import settings as S
 
 CFG = yaml.safe_load(SMOKE.read_text())
 

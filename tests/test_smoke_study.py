@@ -16,9 +16,9 @@ from conftest import SMOKE
 from overopt.core import config as C
 from overopt.core import numerics
 from overopt.core import runs as RN
-from overopt.core import settings as S
 from overopt.core.io import read_jsonl
 from overopt.evaluate import best_of_n as B
+from overopt.pipeline import settings as S
 
 CFG = yaml.safe_load(SMOKE.read_text())
 SIZES = list(CFG["models"])
@@ -216,7 +216,7 @@ def test_samples_rescore_from_their_token_ids_with_plain_transformers(smoke_dir:
 def test_the_smoke_study_has_the_recorded_bytes(smoke_dir: Path, capsys):
     """Every artifact identical to `digests/smoke.json`, recorded from another run (`make verify`):
     a change of code paths, packages or code that changes any result fails here, by stage."""
-    from overopt import verify
+    from overopt.pipeline import verify
 
     status = verify.verify(smoke_dir, SMOKE)
     out = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""`make verify` (overopt.verify) on a small study tree: identical, changed bytes by stage, and the
+"""`make verify` (overopt.pipeline.verify) on a small study tree: identical, changed bytes by stage, and the
 statistical comparison where bytes cannot match."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from overopt import verify
+from overopt.pipeline import verify
 from overopt.core import numerics
 
 FINDINGS = """# Findings

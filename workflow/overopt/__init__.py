@@ -1,7 +1,7 @@
 """overopt: the package behind the DAA over-optimisation study workflow.
 
 Subpackages by stage, in the order the workflow's DAG runs them; a module imports only from
-its own stage or an earlier one (``python -m overopt.core.deps`` checks it):
+its own stage or an earlier one (``python -m overopt.pipeline.deps`` checks it):
 
 - ``core``: configuration, registries, run identity, I/O, job set-up, provenance, resources
 - ``lm``: language-model primitives: build and load models and tokenizers, sample, score

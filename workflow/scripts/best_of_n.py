@@ -1,13 +1,13 @@
 """Snakemake entry: rule best_of_n (a size's best-of-n curves: proxy-selected and gold-selected)."""
 
-from overopt.core import smk
 from overopt.core.io import read_json, read_jsonl, write_json, write_jsonl
 from overopt.core.runtime import derive_seed
 from overopt.evaluate.best_of_n_sampling import curves, sample_scored
 from overopt.evaluate.judges import make_judge
+from overopt.pipeline import job
 
 size = snakemake.wildcards.size
-with smk.job(snakemake, seed_parts=(size,)):
+with job.context(snakemake, seed_parts=(size,)):
     cfg = snakemake.config
     ev, bon = cfg["evaluation"], cfg["best_of_n"]
     seed = int(cfg["seed"])  # the bootstrap's seed, as for every other policy

@@ -1,10 +1,10 @@
 """Snakemake entry: rule candidates."""
 
-from overopt.core import smk
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.data.candidates import generate_candidates
+from overopt.pipeline import job
 
-with smk.job(snakemake) as seed:
+with job.context(snakemake) as seed:
     posts = read_jsonl(snakemake.input.pref_prompts) + read_jsonl(snakemake.input.heldout_pref_prompts)
     models = dict(zip(snakemake.params.pool, snakemake.input.models, strict=True))
     rows = generate_candidates(posts, models, snakemake.config, seed)

@@ -1,10 +1,10 @@
 """Snakemake entry: rule collect (results/tables/evaluations.csv)."""
 
-from overopt.core import smk
 from overopt.core.io import write_csv
 from overopt.evaluate.collect import collect
+from overopt.pipeline import job
 
-with smk.job(snakemake) as seed:
+with job.context(snakemake) as seed:
     policies = [tuple(p) for p in snakemake.params.policies]  # (replicate, size, policy), in input order
     metrics, samples = list(snakemake.input.metrics), list(snakemake.input.samples)
     pairs = zip(policies, samples, strict=True)

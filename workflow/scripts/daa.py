@@ -1,16 +1,16 @@
 """Snakemake entry: rule daa (one size, objective and beta; checkpoints through the epoch)."""
 
 from overopt.core import config as C
-from overopt.core import smk
-from overopt.core.canonical import settings_hash
 from overopt.core.io import read_jsonl
-from overopt.core.launch import relaunch_if_multi_gpu
 from overopt.core.runs import Run, checkpoint_steps
+from overopt.pipeline import job
+from overopt.pipeline.canonical import settings_hash
+from overopt.pipeline.launch import relaunch_if_multi_gpu
 from overopt.train.daa import train_daa
 
 wc = snakemake.wildcards
 relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
-with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
+with job.context(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
     cfg = snakemake.config
     ref = {r["id"]: r for r in read_jsonl(snakemake.input.ref_logps)}
     info = train_daa(
@@ -27,5 +27,5 @@ with smk.job(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
         seed=seed,
         state_key=settings_hash(snakemake.params.settings, snakemake.params.code),
     )
-    smk.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
+    job.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
     print(info)

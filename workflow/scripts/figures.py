@@ -10,9 +10,9 @@ import pandas as pd
 
 from overopt.analysis.figures import make_all
 from overopt.analysis.tables import objective_specs
-from overopt.core import smk
+from overopt.pipeline import job
 
-with smk.job(snakemake):
+with job.context(snakemake):
     outputs = [os.path.normpath(p) for p in snakemake.output]
     outdirs = {os.path.dirname(p) for p in outputs}
     if len(outdirs) != 1:

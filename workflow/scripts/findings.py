@@ -11,10 +11,10 @@ from overopt.analysis import pooled
 from overopt.analysis.findings import findings_markdown
 from overopt.analysis.report_html import markdown_to_html
 from overopt.analysis.tables import daa_rates, objective_specs
-from overopt.core import smk
 from overopt.core.io import read_json, write_text
+from overopt.pipeline import job
 
-with smk.job(snakemake) as seed:
+with job.context(snakemake) as seed:
     cfg = snakemake.config
     evaluations = pd.read_csv(snakemake.input.table)
     toy, rm = snakemake.input.get("toy"), snakemake.input.get("reward_models")

@@ -8,10 +8,10 @@ import pandas as pd
 
 from overopt.analysis.fit import fit_replicates, load_replicate_samples
 from overopt.analysis.tables import objective_specs
-from overopt.core import smk
 from overopt.core.io import write_csv
+from overopt.pipeline import job
 
-with smk.job(snakemake) as seed:
+with job.context(snakemake) as seed:
     evaluations = pd.read_csv(snakemake.input.table)
     samples = load_replicate_samples(list(snakemake.input.samples), evaluations)
     fits = fit_replicates(

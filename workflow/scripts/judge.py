@@ -1,12 +1,12 @@
 """Snakemake entry: rules judge and judge_sft (one evaluation group's samples: verdicts, metrics)."""
 
-from overopt.core import smk
 from overopt.core.io import read_jsonl, write_json, write_jsonl
 from overopt.evaluate.judges import make_judge
 from overopt.evaluate.judging import judge_group
+from overopt.pipeline import job
 
 wc = snakemake.wildcards
-with smk.job(snakemake, seed_parts=tuple(wc)):
+with job.context(snakemake, seed_parts=tuple(wc)):
     cfg = snakemake.config
     sampled = read_jsonl(snakemake.input.samples)
     infos = snakemake.params.infos

@@ -8,10 +8,10 @@ import pandas as pd
 
 from overopt.analysis import pooled
 from overopt.analysis.pooled_table import table
-from overopt.core import smk
 from overopt.core.io import write_csv
+from overopt.pipeline import job
 
-with smk.job(snakemake) as seed:
+with job.context(snakemake) as seed:
     boot = snakemake.config["fit"]
     evaluations = pd.read_csv(snakemake.input.table)
     out = table(

@@ -2,11 +2,11 @@
 
 import json
 
-from overopt.core import smk
 from overopt.core.io import read_jsonl, write_json, write_jsonl
 from overopt.data.preferences import label_pairs, make_pairs, statistics_of
+from overopt.pipeline import job
 
-with smk.job(snakemake) as seed:
+with job.context(snakemake) as seed:
     cfg = snakemake.config
     cands = read_jsonl(snakemake.input.candidates)
     stats = {}

@@ -1,9 +1,9 @@
 """Snakemake entry: rule prepare_data."""
 
-from overopt.core import smk
 from overopt.data import prepare as data_prep
+from overopt.pipeline import job
 
-with smk.job(snakemake):
+with job.context(snakemake):
     out = dict(snakemake.output.items())
     if snakemake.config["task"]["type"] == "synthetic":
         counts = data_prep.prepare_synthetic(snakemake.config, out)

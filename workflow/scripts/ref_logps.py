@@ -1,11 +1,11 @@
 """Snakemake entry: rule ref_logps (once per size; shared by every objective and beta)."""
 
 from overopt.core import config as C
-from overopt.core import smk
 from overopt.core.io import read_jsonl, write_jsonl
+from overopt.pipeline import job
 from overopt.train.daa import compute_ref_logps
 
-with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
+with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
     size = snakemake.wildcards.size
     rows = compute_ref_logps(
         read_jsonl(snakemake.input.pairs),

@@ -1,12 +1,12 @@
 """Snakemake entry: rule reward_model (a proxy reward model per size, from its SFT model)."""
 
 from overopt.core import config as C
-from overopt.core import smk
 from overopt.core.io import read_jsonl, write_json
+from overopt.pipeline import job
 from overopt.train.reward_model import train_reward_model
 
 size = snakemake.wildcards.size
-with smk.job(snakemake, seed_parts=(size,)) as seed:
+with job.context(snakemake, seed_parts=(size,)) as seed:
     info = train_reward_model(
         pairs=read_jsonl(snakemake.input.pairs),
         heldout=read_jsonl(snakemake.input.heldout)[

@@ -2,10 +2,11 @@
 
 import pandas as pd
 
-from overopt.core import replicates, smk
+from overopt.core import replicates
 from overopt.core.io import read_json, write_csv
+from overopt.pipeline import job
 
-with smk.job(snakemake):
+with job.context(snakemake):
     table = pd.DataFrame([{"replicate": replicates.of_path(p), **read_json(p)} for p in snakemake.input])
     first = ["replicate", "model_size"]
     table = table[[*first, *(c for c in table.columns if c not in first)]]

@@ -1,11 +1,11 @@
 """Snakemake entry: rule sample (one evaluation group: a run's checkpoints, or a size's SFT policies)."""
 
-from overopt.core import smk
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.evaluate.sampling import sample_policies
+from overopt.pipeline import job
 
 wc = snakemake.wildcards
-with smk.job(snakemake, seed_parts=(wc.size, wc.group)):
+with job.context(snakemake, seed_parts=(wc.size, wc.group)):
     ev = snakemake.config["evaluation"]
     records = sample_policies(
         policies=snakemake.params.policies,

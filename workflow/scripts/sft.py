@@ -1,13 +1,13 @@
 """Snakemake entry: rule sft."""
 
 from overopt.core import config as C
-from overopt.core import smk
 from overopt.core.io import read_jsonl
-from overopt.core.launch import relaunch_if_multi_gpu
+from overopt.pipeline import job
+from overopt.pipeline.launch import relaunch_if_multi_gpu
 from overopt.train.sft import train_sft
 
 relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
-with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
+with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
     size = snakemake.wildcards.size
     info = train_sft(
         read_jsonl(snakemake.input.data),
@@ -19,5 +19,5 @@ with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
         seed=seed,
         scratch_dir=f"results/.scratch/sft/{size}",
     )
-    smk.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
+    job.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
     print(info)

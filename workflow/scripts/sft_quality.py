@@ -1,11 +1,11 @@
 """Snakemake entry: rule sft_quality (gold win rate and invented facts of an SFT policy)."""
 
-from overopt.core import smk
 from overopt.core.config import GATE_SAMPLE
 from overopt.core.io import read_jsonl, write_json
 from overopt.evaluate.quality import sft_quality
+from overopt.pipeline import job
 
-with smk.job(snakemake, seed_parts=(snakemake.wildcards.size,)):
+with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)):
     gate = snakemake.config["sft"].get("quality_gate", {})
     ev = snakemake.config.get("evaluation", {})
     sample = {k: gate[k] if k in gate else ev[k] for k in GATE_SAMPLE if k in gate or k in ev}

@@ -1,11 +1,11 @@
 """Snakemake entry: rule tokenizer (word-level, trained on the synthetic corpus)."""
 
-from overopt.core import smk
 from overopt.core.io import atomic_dir, read_jsonl
 from overopt.data import synthetic
 from overopt.lm.tokenizer import train_word_tokenizer
+from overopt.pipeline import job
 
-with smk.job(snakemake):
+with job.context(snakemake):
     rows = read_jsonl(snakemake.input.sft)
     corpus = [r["prompt"] + r["reference"] for r in rows]
     corpus.append(" ".join(synthetic.vocabulary()))  # every word gets an id, seen or not

@@ -1,7 +1,7 @@
 """The study configuration: the JSON schema, the cross-checks it cannot express, small derivations.
 
 Checks that need a later stage's code (the synthetic generator's options, a judge's keys) run in
-``overopt.checks``, which the workflow calls before it builds the DAG.
+``overopt.pipeline.checks``, which the workflow calls before it builds the DAG.
 """
 
 from __future__ import annotations

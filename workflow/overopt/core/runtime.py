@@ -18,7 +18,7 @@ def setup(threads: int, seed: int) -> None:
 
     Same seed and same thread count give bitwise-identical results (docs/platform.md). Torch is
     set up only when the job has imported it (a script imports what it uses at its top, before
-    ``smk.job``): a job that never uses torch does not pay ~2 s of CPU to import it.
+    ``overopt.pipeline.job.context``): a job that never uses torch does not pay ~2 s of CPU to import it.
     """
     import numpy as np
 
@@ -50,3 +50,8 @@ def derive_seed(base: int, *parts: object) -> int:
 
     text = "|".join([str(base), *map(str, parts)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def is_main_process() -> bool:
+    """Rank 0, or not distributed at all."""
+    return int(os.environ.get("RANK", "0")) == 0

@@ -34,9 +34,9 @@ from trl import DPOConfig, DPOTrainer
 from trl.data_utils import common_prefix_length
 
 from overopt.core.io import atomic_dir
-from overopt.core.launch import is_main_process
 from overopt.core.objectives import Formula, loss_type
 from overopt.core.runs import Run
+from overopt.core.runtime import is_main_process
 from overopt.lm.models import load_model
 from overopt.lm.tokenizer import load_tokenizer
 from overopt.train.arguments import training_args, write_history

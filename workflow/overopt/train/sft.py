@@ -11,7 +11,7 @@ from transformers import PreTrainedModel
 from trl import SFTConfig, SFTTrainer
 
 from overopt.core.io import atomic_dir
-from overopt.core.launch import is_main_process
+from overopt.core.runtime import is_main_process
 from overopt.lm.models import build_model, load_model, neox_config
 from overopt.lm.tokenizer import load_tokenizer
 from overopt.train.arguments import training_args, write_history

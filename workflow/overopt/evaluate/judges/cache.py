@@ -11,6 +11,8 @@ from typing import Any
 
 from overopt.core.io import read_json, write_json
 
+JUDGE_CACHE = "cache/judge"  # where the judge jobs keep paid verdicts (API judges); DVC versions it
+
 
 class ResponseCache:
     """Maps a request hash to a stored response, one JSON file per key.

@@ -89,18 +89,18 @@ def manifest(
 
 
 def write_manifest(
-    target: str | os.PathLike, smk: Any, *, seed: int | None = None, extra: dict[str, Any] | None = None
+    target: str | os.PathLike, snakemake: Any, *, seed: int | None = None, extra: dict[str, Any] | None = None
 ) -> Path:
-    """Write the manifest of ``target`` produced by the running Snakemake job ``smk``."""
+    """Write the manifest of ``target`` produced by the running Snakemake job ``snakemake``."""
     path = manifest_path(target)
     write_json(
         path,
         manifest(
-            smk.config,
-            rule=smk.rule,
+            snakemake.config,
+            rule=snakemake.rule,
             seed=seed,
-            threads=int(smk.threads),
-            wildcards=dict(smk.wildcards),
+            threads=int(snakemake.threads),
+            wildcards=dict(snakemake.wildcards),
             extra=extra,
         ),
     )

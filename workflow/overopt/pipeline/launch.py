@@ -16,11 +16,6 @@ from pathlib import Path
 FSDP_CONFIG = Path(__file__).resolve().parents[3] / "config" / "accelerate" / "fsdp.yaml"
 
 
-def is_main_process() -> bool:
-    """Rank 0, or not distributed at all."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def relaunch_if_multi_gpu(gpus: int) -> None:
     """With ``gpus`` > 1 and not yet distributed, run this script on ``gpus`` ranks and exit with its code."""
     if gpus <= 1 or "LOCAL_RANK" in os.environ:

@@ -2,8 +2,8 @@
 
 Each stage runs Snakemake up to its rules; Snakemake decides the jobs, DVC versions what they
 write. A stage's code deps are the package modules its rules' scripts import, directly or not
-(``overopt.core.deps.script_code``, the same function the rules' ``code`` params hash), plus the
-rule files and the config. ``python -m overopt.core.dvc_stages`` prints the file; ``--check``
+(``overopt.pipeline.deps.script_code``, the same function the rules' ``code`` params hash), plus the
+rule files and the config. ``python -m overopt.pipeline.dvc_stages`` prints the file; ``--check``
 exits 1 if the committed ``dvc.yaml`` differs (a test runs it).
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
-from overopt.core import deps, settings
 from overopt.core.config import load
+from overopt.evaluate.judges.cache import JUDGE_CACHE
+from overopt.pipeline import deps, settings
 
 REPO = deps.ROOT.parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
-JUDGE_CACHE = "cache/judge"  # the judge rules' cache_dir (rules/common.smk reads it here)
 # What shapes a stage's DAG besides its rules' keys: the sizes and replicates; the runs and their
 # checkpoints (overopt.core.runs: objectives, steps per epoch); the evaluated temperatures.
 SIZES = ("models", "replicates")
@@ -162,12 +162,12 @@ def stages(cfg: dict[str, Any]) -> tuple[Stage, ...]:
 
 
 HEADER = """\
-# Generated for the study params.yaml names by `make dvc-yaml`: edit overopt/core/dvc_stages.py.
+# Generated for the study params.yaml names by `make dvc-yaml`: edit overopt/pipeline/dvc_stages.py.
 # DVC stages at the expensive boundaries of the study. Each stage runs Snakemake up to its rules;
 # Snakemake decides the jobs, DVC versions what they write. `dvc repro` runs the study,
 # `make publish` / `make pull` move the artifacts (README: "Reviewers"). Outputs persist: DVC
 # leaves them in place and Snakemake reruns what changed, never more.
-# Params: the config keys the stage's rules read (overopt.core.settings.RULE_KEYS) and those that
+# Params: the config keys the stage's rules read (overopt.pipeline.settings.RULE_KEYS) and those that
 # shape its DAG, not the whole file. Code deps: the package modules the stage's scripts import,
 # directly or not, and the packages of custom losses and judges (imported by the name the config
 # gives).
@@ -196,7 +196,7 @@ def _present(cfg: dict, path: list[str]) -> bool:
 
 
 def param_keys(stage: Stage, cfg: dict[str, Any]) -> list[str]:
-    """The keys of ``cfg`` the stage's rules read (``overopt.core.settings.RULE_KEYS``) and its DAG keys.
+    """The keys of ``cfg`` the stage's rules read (``overopt.pipeline.settings.RULE_KEYS``) and its DAG keys.
 
     A path stops before its first wildcard (``{size}``, ``*``) and, where ``cfg`` lacks it, at the
     deepest level it has (as the rules' settings do), since DVC fails on a missing key; a path
@@ -217,7 +217,7 @@ def param_keys(stage: Stage, cfg: dict[str, Any]) -> list[str]:
 
 
 def outputs(stage: Stage) -> list[str]:
-    """The stage's outputs, with the manifest beside each file output (overopt.core.provenance)."""
+    """The stage's outputs, with the manifest beside each file output (overopt.pipeline.provenance)."""
     return [o for out in stage.outs for o in (out, f"{out}.provenance.json") if o == out or Path(out).suffix]
 
 
@@ -235,8 +235,8 @@ def render(config: str, root: Path = REPO) -> str:
         made = "".join(f"mkdir -p {d} && " for d in stage.made)
         lines += [
             f"  {stage.name}:",
-            f"    cmd: python -m overopt.core.dvc_stages --check && {made}snakemake --configfile ${{config}} "
-            f"--cores ${{cores}}{until}",
+            f"    cmd: python -m overopt.pipeline.dvc_stages --check && {made}snakemake "
+            f"--configfile ${{config}} --cores ${{cores}}{until}",
             "    params:",
             "      - ${config}:",
             *(f"          - {k}" for k in param_keys(stage, cfg)),

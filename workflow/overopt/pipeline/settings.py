@@ -2,14 +2,14 @@
 
 Every rule declares the config keys it reads in ``RULE_KEYS`` (one place). Its ``settings``
 param holds exactly that subset of the config, and its ``code`` param holds a hash of the
-content of every package module its script imports, directly or not (``overopt.core.deps``).
+content of every package module its script imports, directly or not (``overopt.pipeline.deps``).
 Snakemake reruns a job when a param changes. So an edited config value reruns exactly the jobs
 that read it, and an edited module reruns exactly the jobs whose code imports it, and what
 depends on them. A comment-only edit changes nothing; a reordering of keys counts as an edit, since order
 carries meaning in places (model sizes, objectives). Both are content, not paths or times, so a
 moved study or project has nothing to rerun.
 
-The job sees only its subset: ``overopt.core.smk.job`` replaces ``snakemake.config`` with it, so a
+The job sees only its subset: ``overopt.pipeline.job.context`` replaces ``snakemake.config`` with it, so a
 script that reads an undeclared key fails with a ``KeyError`` naming it, instead of silently
 depending on it.
 
@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from overopt.core import deps
-from overopt.core.canonical import canonical
 from overopt.core.config import GATE_SAMPLE
+from overopt.pipeline import deps
+from overopt.pipeline.canonical import canonical
 
-COMMON = ("seed", "task.type")  # every job: its seed and whether it may reach the Hub (smk.job)
+COMMON = ("seed", "task.type")  # every job: its seed and whether it may reach the Hub (job.context)
 EVALUATION = tuple(
     f"evaluation.{k}"
     for k in ("n_prompts", "temperature", "max_new_tokens", "top_k", "top_p", "batch_size", "seed")

@@ -1,17 +1,20 @@
 """The package's import graph by stage, and the code each rule's script depends on.
 
 Stages run in the workflow's DAG order; a module may import from its own stage and from the
-stages listed for it in ``MAY_IMPORT`` (every one upstream of it), never against the DAG:
+stages ``MAY_IMPORT`` lists for it (each upstream of it), never against the DAG. ``MAY_IMPORT``
+states the fan the code has, no more: an import outside it, and an allowed edge no module uses,
+both fail the check, so the table stays a true map of the package:
 
-    core -> lm -> data -> train -> evaluate -> analysis        core -> toy
+    core -> lm -> data -> evaluate -> pipeline      core -> train, toy, analysis -> pipeline
 
-Top-level modules of the package (``overopt.checks``) stand above every stage and may import
-any of them. Imports are read with ``ast`` (function-level ones included), so nothing is run. Modules
-imported by name at run time (a custom loss, a judge) are not in the graph: the rules add the
-one a job uses (``module_code``).
+``pipeline`` (the Snakemake and DVC machinery) stands above the science and below the job scripts:
+no module of the science imports it. The package's ``__init__`` (``top``) may import ``core`` only.
+Imports are read with ``ast`` (function-level ones included), so nothing is run. Modules imported
+by name at run time (a custom loss, a judge) are not in the graph: the rules add the one a job
+uses (``module_code``).
 
-``python -m overopt.core.deps`` prints the graph by stage and exits 1 on an import against the
-DAG's direction.
+``python -m overopt.pipeline.deps`` prints the graph by stage and exits 1 on an import against
+the DAG's direction or an allowed edge that no import uses.
 """
 
 from __future__ import annotations
@@ -24,21 +27,23 @@ from pathlib import Path
 
 PACKAGE = "overopt"
 ROOT = Path(__file__).resolve().parents[1]  # the package directory
-STAGES = ("core", "lm", "data", "train", "evaluate", "toy", "analysis")
+STAGES = ("core", "lm", "data", "train", "evaluate", "toy", "analysis", "pipeline")
+TOP = "top"  # the package's own ``__init__``
 MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     "lm": {"core"},
     "data": {"core", "lm"},
-    "train": {"core", "lm", "data"},
-    "evaluate": {"core", "lm", "data", "train"},
+    "train": {"core", "lm"},
+    "evaluate": {"core", "lm", "data"},
     "toy": {"core"},
     "analysis": {"core"},
+    "pipeline": {"core", "data", "evaluate"},
+    TOP: {"core"},
 }
-TOP = "top"  # modules directly under the package: above every stage
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
-    """``overopt.core.deps`` for ``<root>/core/deps.py`` (a package's ``__init__`` is the package)."""
+    """``overopt.pipeline.deps`` for ``<root>/pipeline/deps.py`` (a package's ``__init__`` is the package)."""
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -135,17 +140,29 @@ def module_code(path: str | Path, root: Path = ROOT) -> list[Path]:
     return sorted(p for p in (module_path(m, root) for m in mods) if p is not None)
 
 
+def fan(root: Path = ROOT) -> dict[str, set[str]]:
+    """The stages each stage's modules import (its own excluded): the fan the code has."""
+    out: dict[str, set[str]] = {stage: set() for stage in (*STAGES, TOP)}
+    for mod, targets in graph(root).items():
+        stage = stage_of(mod)
+        out[stage] |= {stage_of(t) for t in targets} - {stage}
+    return out
+
+
 def violations(root: Path = ROOT) -> list[str]:
-    """Imports against the DAG's direction, as ``a (stage) imports b (stage)`` lines."""
+    """Imports outside ``MAY_IMPORT`` (``a (stage) imports b (stage)``), and edges it allows that
+    no import uses (so the table states the real fan)."""
     out = []
     for mod, targets in sorted(graph(root).items()):
         stage = stage_of(mod)
-        if stage == TOP:
-            continue
         for target in sorted(targets):
             other = stage_of(target)
             if other != stage and other not in MAY_IMPORT[stage]:
                 out.append(f"{mod} ({stage}) imports {target} ({other})")
+    used = fan(root)
+    for stage in (*STAGES, TOP):
+        for other in sorted(MAY_IMPORT[stage] - used[stage]):
+            out.append(f"MAY_IMPORT lets {stage} import {other}, which no module of {stage} does")
     return out
 
 
@@ -155,7 +172,7 @@ def report(root: Path = ROOT) -> str:
     lines = []
     for stage in (*STAGES, TOP):
         mods = sorted(m for m in g if stage_of(m) == stage)
-        lines.append(f"{stage}  (may import: {', '.join(sorted(MAY_IMPORT.get(stage, STAGES))) or '-'})")
+        lines.append(f"{stage}  (may import: {', '.join(sorted(MAY_IMPORT[stage])) or '-'})")
         for m in mods:
             outside = sorted(t for t in g[m] if stage_of(t) != stage)
             inside = sorted(t for t in g[m] if stage_of(t) == stage)
@@ -168,15 +185,18 @@ def report(root: Path = ROOT) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the graph; exit 1 if any import runs against the DAG's direction."""
+    """Print the graph and the fan; exit 1 on an import outside ``MAY_IMPORT`` or an unused allowance."""
     root = Path(argv[0]).resolve() if argv else ROOT
     print(report(root))
+    print("\nfan (stage: the stages it imports)")
+    for stage, used in fan(root).items():
+        print(f"  {stage}: {', '.join(sorted(used)) or '-'}")
     bad = violations(root)
     if bad:
-        print(f"\n{len(bad)} import(s) against the DAG's direction:", file=sys.stderr)
+        print(f"\n{len(bad)} import(s) against the DAG's direction or unused allowance(s):", file=sys.stderr)
         print("\n".join(f"  {b}" for b in bad), file=sys.stderr)
         return 1
-    print("\nno import runs against the DAG's direction")
+    print("\nno import runs against the DAG's direction; MAY_IMPORT is the fan")
     return 0
 
 

@@ -12,7 +12,7 @@ architecture, the pins opted out, a GPU), it says so and compares the headline n
 win rate agrees when the two differ by less than 1.96 standard errors of their difference (each
 standard error from its 95% CI), and the verdicts are listed side by side.
 
-Usage: ``python -m overopt.verify [--config config/config.yaml] [--record] [--root .]``
+Usage: ``python -m overopt.pipeline.verify [--config config/config.yaml] [--record] [--root .]``
 Exit status: 0 when everything that can be compared agrees, 1 otherwise.
 """
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from overopt.core import numerics
-from overopt.core.dvc_stages import BEST_OF_N, REPO, STAGES, outputs
 from overopt.core.io import write_json
+from overopt.pipeline.dvc_stages import BEST_OF_N, REPO, STAGES, outputs
 
 SYNTHETIC_STAGES = (*STAGES, BEST_OF_N)  # every stage a synthetic study's artifacts can belong to
 RUN_SPECIFIC = ("git_commit",)  # manifest fields that name the run, not the result

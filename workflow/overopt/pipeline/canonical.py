@@ -1,6 +1,6 @@
 """Config values in one canonical form, and the key a resumable training state belongs to.
 
-Apart from ``overopt.core.settings`` (which declares what every rule reads) so that a job that
+Apart from ``overopt.pipeline.settings`` (which declares what every rule reads) so that a job that
 checks its resumable state imports neither the rule table nor the code walker: a rule added to
 the workflow does not change the code of the jobs already run.
 """

@@ -1,4 +1,5 @@
-"""What every Snakemake ``script:`` entry point does: log, threads, seeds, timing, provenance."""
+"""The job context every Snakemake ``script:`` entry point runs in: log, threads, seeds, timing,
+provenance."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ def process_usage() -> str:
 
 
 @contextlib.contextmanager
-def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
+def context(snakemake: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     """Redirect stdout/stderr to the rule's log, pin threads, seed; yield the job's seed.
 
-    ``snakemake.config`` becomes the job's ``settings`` param (``overopt.core.settings``): the
+    ``snakemake.config`` becomes the job's ``settings`` param (``overopt.pipeline.settings``): the
     config values its rule declares, so reading any other key fails, naming it.
 
     The seed derives from the config seed, the rule name and ``seed_parts`` (wildcards), so
@@ -42,13 +43,13 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     the work's wall time and the process's CPU and peak memory (read by benchmarks/study.py; a
     ``benchmark:`` directive would have Snakemake poll every job for the same).
     """
-    settings = getattr(smk.params, "settings", None)
+    settings = getattr(snakemake.params, "settings", None)
     if settings is not None:  # the job sees the config values its rule declares, and only those
-        smk.config = settings
-    os.environ.setdefault("HF_HUB_OFFLINE", "0" if smk.config["task"]["type"] == "hub" else "1")
+        snakemake.config = settings
+    os.environ.setdefault("HF_HUB_OFFLINE", "0" if snakemake.config["task"]["type"] == "hub" else "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    log = smk.log[0] if len(smk.log) else None
-    seed = runtime.derive_seed(int(smk.config["seed"]), smk.rule, *seed_parts)
+    log = snakemake.log[0] if len(snakemake.log) else None
+    seed = runtime.derive_seed(int(snakemake.config["seed"]), snakemake.rule, *seed_parts)
     with contextlib.ExitStack() as stack:
         if log:
             os.makedirs(os.path.dirname(log) or ".", exist_ok=True)
@@ -59,10 +60,11 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
             os.dup2(fh.fileno(), 1)
             os.dup2(fh.fileno(), 2)
             stack.callback(lambda: (os.dup2(saved[0], 1), os.dup2(saved[1], 2)))
-        runtime.setup(int(smk.threads), seed)
+        runtime.setup(int(snakemake.threads), seed)
         start = time.time()
         print(
-            f"[{smk.rule}] start: threads={smk.threads} seed={seed} wildcards={dict(smk.wildcards)}",
+            f"[{snakemake.rule}] start: threads={snakemake.threads} seed={seed} "
+            f"wildcards={dict(snakemake.wildcards)}",
             flush=True,
         )
         try:
@@ -71,24 +73,23 @@ def job(smk: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
             traceback.print_exc()  # into the rule's log, before stderr is restored
             sys.stderr.flush()
             raise
-        from overopt.core.launch import is_main_process
-        from overopt.core.provenance import write_manifest
+        from overopt.pipeline.provenance import write_manifest
 
-        for out in smk.output if is_main_process() else []:
+        for out in snakemake.output if runtime.is_main_process() else []:
             if os.path.exists(out):
-                write_manifest(out, smk, seed=seed, extra=dict(_EXTRA))
-        print(f"[{smk.rule}] finished in {time.time() - start:.1f} s ({process_usage()})", flush=True)
+                write_manifest(out, snakemake, seed=seed, extra=dict(_EXTRA))
+        print(f"[{snakemake.rule}] finished in {time.time() - start:.1f} s ({process_usage()})", flush=True)
         sys.stdout.flush()
         sys.stderr.flush()
-    if _fast_exit(smk):
+    if _fast_exit(snakemake):
         os._exit(0)
 
 
-def _fast_exit(smk: Any) -> bool:
+def _fast_exit(snakemake: Any) -> bool:
     """Whether a finished job may end its process at once: a Snakemake script, not distributed.
 
     Its outputs are closed and renamed into place, its manifests written and its log flushed;
     what is left is interpreter teardown (garbage collection of torch, transformers and TRL
     modules: ~1.2 CPU-s per training job). Distributed ranks exit through ``torchrun``.
     """
-    return type(smk).__module__.startswith("snakemake") and "RANK" not in os.environ
+    return type(snakemake).__module__.startswith("snakemake") and "RANK" not in os.environ
