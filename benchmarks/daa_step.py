@@ -116,6 +116,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="config/config.yaml")
     ap.add_argument("--size", default=None, help="model size (default: the middle one)")
+    ap.add_argument(
+        "--objective",
+        default="dpo",
+        help="the run options (learning rate) of this objective's runs (overopt.core.config.run_options)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--pairs", type=int, default=8000, help="pairs per epoch (the default study has 8,000)")
@@ -126,7 +131,7 @@ def main() -> None:
     sizes = list(cfg["models"])
     size = a.size or sizes[len(sizes) // 2]
     runtime.setup(a.threads, 0)
-    opts = {**C.merged(cfg, "daa", size), "logging_steps": 10**6}
+    opts = {**C.run_options(cfg, "daa", size, a.objective), "logging_steps": 10**6}
     pairs = make_pairs(a.pairs, 0)
     with tempfile.TemporaryDirectory() as tmp:
         train_word_tokenizer(

@@ -47,9 +47,24 @@ def test_an_objective_learning_rate_is_the_rate_its_runs_read() -> None:
     cfg["objectives"]["dpo"]["learning_rate"] = 5.0e-4
     wc = {"rep": "", "size": "xs", "objective": "dpo", "beta": "0.1"}
     job = S.settings(cfg, "daa", wc)
-    assert C.merged(job, "daa", "xs")["learning_rate"] == 5.0e-4
+    assert C.run_options(job, "daa", "xs", "dpo")["learning_rate"] == 5.0e-4
     other = S.settings(cfg, "daa", {**wc, "objective": "slic", "beta": "1"})
-    assert C.merged(other, "daa", "xs")["learning_rate"] == cfg["daa"]["learning_rate"]
+    assert C.run_options(other, "daa", "xs", "slic")["learning_rate"] == cfg["daa"]["learning_rate"]
+    # the table and the analysis read the same resolution, from their own settings
+    rates = C.learning_rates(S.settings(cfg, "collect"))
+    assert rates[("xs", "dpo")] == 5.0e-4 and rates[("xs", "slic")] == cfg["daa"]["learning_rate"]
+    assert C.learning_rates(S.settings(cfg, "collect")) == C.learning_rates(cfg)
+    assert specs(cfg["objectives"])["dpo"].arm and not specs(cfg["objectives"])["slic"].arm
+
+
+def test_a_size_rate_applies_unless_the_objective_sets_its_own() -> None:
+    cfg = C.load(SMOKE)
+    size = list(cfg["models"])[-1]
+    cfg["models"][size].setdefault("daa", {})["learning_rate"] = 2.0e-4
+    cfg["objectives"]["dpo"]["learning_rate"] = 7.0e-4
+    assert C.run_options(cfg, "daa", size, "rdpo")["learning_rate"] == 2.0e-4
+    assert C.run_options(cfg, "daa", size, "dpo")["learning_rate"] == 7.0e-4
+    assert C.run_options(cfg, "daa", size)["learning_rate"] == 2.0e-4  # no objective: the size's
 
 
 def _table(replicate: int, shift: float) -> pd.DataFrame:

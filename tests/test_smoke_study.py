@@ -113,6 +113,7 @@ CONTRACT = [
     "model_size",
     "objective",
     "beta",
+    "learning_rate",
     "step",
     "epoch_fraction",
     "kl",
@@ -145,6 +146,9 @@ def test_evaluations_table_has_every_policy_and_the_contract_columns(smoke_dir: 
     assert (df["judge"] == "gold").all() and (df["n_prompts"] == CFG["evaluation"]["n_prompts"]).all()
     assert set(daa["epoch_fraction"].round(3)) == {0.5, 1.0}
     assert daa["implicit_acc_gold"].between(0, 1).all() and (df["replicate"] == 0).all()
+    rates = C.learning_rates(CFG)  # each run's resolved rate; none for SFT, temperature, best-of-n
+    assert [rates[(s, o)] for s, o in zip(daa["model_size"], daa["objective"])] == list(daa["learning_rate"])
+    assert df[~df["objective"].isin(CFG["objectives"])]["learning_rate"].isna().all()
 
 
 def test_the_pooled_table_has_every_policy_with_its_replicates_values(smoke_dir: Path):

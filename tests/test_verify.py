@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from overopt.pipeline import verify
 from overopt.core import numerics
+from overopt.pipeline import verify
 
 FINDINGS = """# Findings
 | finding | claim | verdict | in numbers |

@@ -1,5 +1,6 @@
 """Snakemake entry: rule collect (results/tables/evaluations.csv)."""
 
+from overopt.core.config import learning_rates
 from overopt.core.io import write_csv
 from overopt.evaluate.collect import collect
 from overopt.pipeline import job
@@ -10,6 +11,7 @@ with job.context(snakemake) as seed:
     pairs = zip(policies, samples, strict=True)
     sft = {(r, size): path for (r, size, policy), path in pairs if policy == "sft"}
     entries = [(r, m, s) for (r, _, _), m, s in zip(policies, metrics, samples, strict=True)]
-    df = collect(entries, sft, snakemake.config["evaluation"], seed)
+    cfg = snakemake.config
+    df = collect(entries, sft, cfg["evaluation"], seed, learning_rates(cfg))
     write_csv(df, snakemake.output[0])
     print(df.to_string(max_rows=20))

@@ -10,7 +10,7 @@ import pandas as pd
 from overopt.analysis import pooled
 from overopt.analysis.findings import findings_markdown
 from overopt.analysis.report_html import markdown_to_html
-from overopt.analysis.tables import daa_rates, objective_specs
+from overopt.analysis.tables import objective_specs
 from overopt.core.io import read_json, write_text
 from overopt.pipeline import job
 
@@ -27,8 +27,6 @@ with job.context(snakemake) as seed:
         pooled=pooled.load(evaluations, list(snakemake.input.samples)),
         reward_models=pd.read_csv(rm) if rm else None,
         bootstrap=(int(boot.get("bootstrap", 1000)), float(boot.get("ci", 0.95)), seed),
-        rates=daa_rates(cfg),
-        arms=tuple(name for name, o in cfg["objectives"].items() if "learning_rate" in o),
     )
     write_text(snakemake.output.md, text)
     write_text(snakemake.output.html, markdown_to_html(text, title="Findings"))

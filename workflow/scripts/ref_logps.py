@@ -10,7 +10,7 @@ with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
     rows = compute_ref_logps(
         read_jsonl(snakemake.input.pairs),
         sft_dir=snakemake.input.model,
-        opts=C.merged(snakemake.config, "daa", size),
+        opts=C.run_options(snakemake.config, "daa", size),
         seed=seed,
         scratch_dir=f"results/.scratch/ref_logps/{size}",
     )

@@ -15,7 +15,7 @@ with job.context(snakemake, seed_parts=(size,)) as seed:
         sft_dir=snakemake.input.model,
         out_dir=snakemake.output.model,
         history_path=snakemake.output.history,
-        opts=C.merged(snakemake.config, "reward_model", size),
+        opts=C.run_options(snakemake.config, "reward_model", size),
         seed=seed,
         scratch_dir=f"results/.scratch/reward_model/{size}",
     )

@@ -15,7 +15,7 @@ with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
         history_path=snakemake.output.history,
         model_cfg=snakemake.config["models"][size],
         tokenizer_path=snakemake.params.tokenizer,
-        opts=C.merged(snakemake.config, "sft", size),
+        opts=C.run_options(snakemake.config, "sft", size),
         seed=seed,
         scratch_dir=f"results/.scratch/sft/{size}",
     )

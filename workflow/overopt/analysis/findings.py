@@ -108,9 +108,7 @@ class Tables:
     ``ev``: every replicate's evaluations (``replicate`` column); ``fits``: every replicate's fits;
     ``toy``: the toy MDP's findings; ``specs``: the config's objectives; ``pooled``: the per-prompt
     values of every policy in every replicate (``overopt.analysis.pooled``); ``reward_models``:
-    the proxy reward models' table; ``bootstrap``: (resamples, CI level, seed); ``rates``: the DAA
-    learning rate of each (size, objective); ``arms``: objectives that set one learning rate for
-    every size (compared with the sizes' own rates in finding 3).
+    the proxy reward models' table; ``bootstrap``: (resamples, CI level, seed).
     """
 
     ev: pd.DataFrame
@@ -120,8 +118,23 @@ class Tables:
     pooled: Pooled | None = None
     reward_models: pd.DataFrame | None = None
     bootstrap: tuple[int, float, int] = (1000, 0.95, 0)
-    rates: dict[tuple[str, str], float] = field(default_factory=dict)
-    arms: tuple[str, ...] = ()
+
+    @property
+    def rates(self) -> dict[tuple[str, str], float]:
+        """The DAA learning rate of each (size, objective) run, as the evaluations table gives it."""
+        if "learning_rate" not in self.ev:
+            return {}
+        runs = self.ev.dropna(subset=["learning_rate"])
+        return {
+            (str(s), str(o)): float(r)
+            for s, o, r in zip(runs["model_size"], runs["objective"], runs["learning_rate"], strict=True)
+        }
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """Objectives that set one learning rate for every size (compared with the sizes' own in
+        finding 3)."""
+        return tuple(name for name, o in self.specs.items() if o.arm)
 
     def boot(self, *labels: Any) -> C.Boot:
         """The bootstrap settings of one statistic, its seed derived from its labels."""
@@ -928,7 +941,7 @@ def findings_markdown(
 ) -> str:
     """The findings document (markdown); ``specs``: the config's objectives (``objectives.specs``).
 
-    ``optional``: the ``Tables`` fields ``pooled``, ``reward_models``, ``bootstrap``, ``rates``, ``arms``.
+    ``optional``: the ``Tables`` fields ``pooled``, ``reward_models``, ``bootstrap``.
     """
     ev = with_replicate(prepare(evaluations))
     t = Tables(ev, fits, toy_row, specs, **optional)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from overopt.core import config as C
 from overopt.core import objectives as O
 
 REFERENCE_OBJECTIVES = ("sft", "temperature")  # SFT and SFT sharpened by temperature alone
@@ -26,17 +25,6 @@ def objective_specs(cfg_objectives: Mapping[str, Mapping[str, Any]]) -> O.Specs:
     for o in cfg_objectives.values():
         O.loss_type(str(o["loss_type"]))
     return O.specs(cfg_objectives)
-
-
-def daa_rates(cfg: Mapping[str, Any]) -> dict[tuple[str, str], float]:
-    """The DAA learning rate of each (size, objective) run: the objective's own, else the size's."""
-    out = {}
-    for name, o in cfg["objectives"].items():
-        for size in C.objective_sizes(cfg, name):
-            rate = o.get("learning_rate", C.merged(cfg, "daa", size).get("learning_rate"))
-            if rate is not None:
-                out[(str(size), name)] = float(rate)
-    return out
 
 
 def with_replicate(table: pd.DataFrame) -> pd.DataFrame:

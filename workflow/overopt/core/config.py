@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def check(cfg: dict[str, Any]) -> None:
                 "needs an 'architecture' (a Hub model's vocabulary would not match)"
             )
     for size in cfg["models"]:
-        if "gradient_accumulation_steps" in merged(cfg, "daa", size):
+        if "gradient_accumulation_steps" in run_options(cfg, "daa", size):
             raise ConfigError(
                 "config key 'daa.gradient_accumulation_steps': not a DAA option; set daa.batch_size (the "
                 "pairs per optimizer step) and per_device_batch_size (the accumulation follows)"
@@ -142,12 +143,36 @@ def fmt_beta(beta: float) -> str:
     return f"{float(beta):g}" if float(f"{float(beta):g}") == float(beta) else repr(float(beta))
 
 
-def merged(cfg: dict[str, Any], section: str, size: str) -> dict[str, Any]:
-    """Options of ``sft`` or ``daa``, with the size's own overrides applied."""
-    return {**cfg.get(section, {}), **cfg["models"][size].get(section, {})}
+RUN_OVERRIDES = ("learning_rate",)  # objective keys that override the DAA's training options
 
 
-def objective_sizes(cfg: dict[str, Any], objective: str) -> list[str]:
+def run_options(
+    cfg: Mapping[str, Any], section: str, size: str, objective: str | None = None
+) -> dict[str, Any]:
+    """A run's training options: ``section`` (``sft``, ``daa``, ``reward_model``), then the size's own
+    ``models.<size>.<section>``, then, for a DAA run of ``objective``, the objective's own
+    ``learning_rate`` (an arm: one rate at every size). The one place this order is written: training,
+    the reference log-probs, the evaluations table, the analysis and the benchmarks all read it here.
+    """
+    out = {**cfg.get(section, {}), **cfg["models"][size].get(section, {})}
+    if section == "daa" and objective is not None:
+        own = cfg["objectives"][objective]
+        out.update({k: own[k] for k in RUN_OVERRIDES if own.get(k) is not None})
+    return out
+
+
+def learning_rates(cfg: Mapping[str, Any]) -> dict[tuple[str, str], float]:
+    """The DAA learning rate of every (size, objective) run the config defines (``run_options``)."""
+    out = {}
+    for name in cfg["objectives"]:
+        for size in objective_sizes(cfg, name):
+            rate = run_options(cfg, "daa", size, name).get("learning_rate")
+            if rate is not None:
+                out[(str(size), name)] = float(rate)
+    return out
+
+
+def objective_sizes(cfg: Mapping[str, Any], objective: str) -> list[str]:
     """Sizes an objective runs at (all unless it lists ``sizes``)."""
     return list(cfg["objectives"][objective].get("sizes", cfg["models"]))
 

@@ -152,6 +152,12 @@ class Objective:
     name: str
     loss_type: str
     length_alpha: float = 0.0
+    learning_rate: float | None = None  # its own DAA rate at every size, else each size's
+
+    @property
+    def arm(self) -> bool:
+        """An arm: one learning rate at every size (finding 3 compares it with the sizes' own rates)."""
+        return self.learning_rate is not None
 
     @property
     def family(self) -> str:
@@ -170,7 +176,12 @@ Specs = Mapping[str, Objective]
 def specs(cfg_objectives: Mapping[str, Mapping[str, Any]]) -> dict[str, Objective]:
     """The config's ``objectives`` section as ``Objective`` s, in config order."""
     return {
-        name: Objective(name, str(o["loss_type"]), float(o.get("length_alpha") or 0.0))
+        name: Objective(
+            name,
+            str(o["loss_type"]),
+            float(o.get("length_alpha") or 0.0),
+            None if o.get("learning_rate") is None else float(o["learning_rate"]),
+        )
         for name, o in cfg_objectives.items()
     }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from overopt.core.config import fmt_beta, merged, objective_sizes
+from overopt.core.config import fmt_beta, objective_sizes, run_options
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,18 @@ def n_train_pairs(cfg: dict[str, Any]) -> int:
 
 def steps_per_epoch(cfg: dict[str, Any], size: str) -> int:
     """Optimizer steps in one pass over the preference pairs."""
-    return math.ceil(n_train_pairs(cfg) / int(merged(cfg, "daa", size)["batch_size"]))
+    return math.ceil(n_train_pairs(cfg) / int(run_options(cfg, "daa", size)["batch_size"]))
 
 
 def total_steps(cfg: dict[str, Any], size: str) -> int:
     """Optimizer steps of a DAA run."""
-    return steps_per_epoch(cfg, size) * int(merged(cfg, "daa", size).get("epochs", 1))
+    return steps_per_epoch(cfg, size) * int(run_options(cfg, "daa", size).get("epochs", 1))
 
 
 def checkpoint_steps(cfg: dict[str, Any], size: str) -> list[int]:
     """Evenly spaced checkpoint steps, the last one the final step."""
     total = total_steps(cfg, size)
-    k = int(merged(cfg, "daa", size).get("checkpoints", 5))
+    k = int(run_options(cfg, "daa", size).get("checkpoints", 5))
     return sorted({max(1, round(total * i / k)) for i in range(1, k + 1)})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ COLUMNS = [
     "model_size",
     "objective",
     "beta",
+    "learning_rate",
     "step",
     "epoch_fraction",
     "temperature",
@@ -47,15 +49,20 @@ def collect(
     sft_samples: dict[tuple[int, str], str],
     ev: dict[str, Any],
     seed: int,
+    learning_rates: Mapping[tuple[str, str], float] | None = None,
 ) -> pd.DataFrame:
     """``entries``: (replicate, metrics.json, samples.jsonl) per policy, in the table's order.
 
-    ``sft_samples``: the SFT policy's samples.jsonl per (replicate, size), the gains' baseline.
+    ``sft_samples``: the SFT policy's samples.jsonl per (replicate, size), the gains' baseline;
+    ``learning_rates``: each DAA run's rate by (size, objective) (``overopt.core.config.learning_rates``),
+    the ``learning_rate`` column (empty for SFT and temperature policies).
     """
+    rates = learning_rates or {}
     sft_rows = {key: read_jsonl(path) for key, path in sft_samples.items()}
     rows = []
     for replicate, metrics_path, samples_path in entries:
         m = {**read_json(metrics_path), "replicate": replicate}
+        m["learning_rate"] = rates.get((m["model_size"], m["objective"]), math.nan)
         if m["objective"] == "sft":
             m["win_gain"] = m["win_gain_low"] = m["win_gain_high"] = 0.0
         else:

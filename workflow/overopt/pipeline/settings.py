@@ -34,7 +34,17 @@ EVALUATION = tuple(
     f"evaluation.{k}"
     for k in ("n_prompts", "temperature", "max_new_tokens", "top_k", "top_p", "batch_size", "seed")
 )
-OBJECTIVE_SPECS = ("objectives.*.loss_type", "objectives.*.length_alpha")  # overopt.core.objectives.specs
+OBJECTIVE_SPECS = (  # overopt.core.objectives.specs
+    "objectives.*.loss_type",
+    "objectives.*.length_alpha",
+    "objectives.*.learning_rate",
+)
+LEARNING_RATES = (
+    "daa.learning_rate",
+    "models.*.daa.learning_rate",
+    "objectives.*.learning_rate",
+    "objectives.*.sizes",
+)
 MODEL = tuple(
     f"models.{{size}}.{k}"
     for k in ("architecture", "hub_id", "revision", "dtype", "tokenizer_revision", "sft")
@@ -102,7 +112,7 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
         "judge",
     ),
     "reward_models": (),
-    "collect": ("evaluation.bootstrap", "evaluation.ci"),
+    "collect": ("evaluation.bootstrap", "evaluation.ci", *LEARNING_RATES),  # its learning_rate column
     "fit": ("fit", *OBJECTIVE_SPECS),
     "pooled": ("fit.bootstrap", "fit.ci"),  # the analysis stage's bootstrap
     "figures": OBJECTIVE_SPECS,
@@ -110,11 +120,6 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
         *OBJECTIVE_SPECS,
         "fit.bootstrap",  # the analysis stage's bootstrap: the fits' and the pooled findings'
         "fit.ci",
-        # each run's DAA learning rate (an arm at one rate for every size: finding 3)
-        "objectives.*.learning_rate",
-        "objectives.*.sizes",
-        "daa.learning_rate",
-        "models.*.daa.learning_rate",
     ),
     "toy_mdp": ("toy_mdp",),
     "provenance": (),
@@ -164,18 +169,9 @@ def subset(cfg: Mapping[str, Any], paths: Iterable[str], wildcards: Mapping[str,
 
 
 def settings(cfg: Mapping[str, Any], rule: str, wildcards: Mapping[str, str] | None = None) -> dict:
-    """The config values ``rule``'s job reads: its ``settings`` param.
-
-    A DAA run of an objective with its own ``learning_rate`` (an arm at one rate for every size)
-    sees it as its size's ``models.<size>.daa.learning_rate``: the job reads the rate there.
-    """
-    out = subset(cfg, keys(rule, cfg), wildcards)
-    if rule == "daa" and wildcards:
-        rate = cfg["objectives"][wildcards["objective"]].get("learning_rate")
-        if rate is not None:
-            size = out.setdefault("models", {}).setdefault(wildcards["size"], {})
-            size["daa"] = {**size.get("daa", {}), "learning_rate": rate}
-    return canonical(out)
+    """The config values ``rule``'s job reads: its ``settings`` param (a run's options are resolved
+    from them by ``overopt.core.config.run_options``, as everywhere)."""
+    return subset(cfg, keys(rule, cfg), wildcards)
 
 
 def content_hash(files: Iterable[Path], root: Path = deps.ROOT) -> str:
