@@ -147,7 +147,8 @@ def test_evaluations_table_has_every_policy_and_the_contract_columns(smoke_dir: 
     assert set(daa["epoch_fraction"].round(3)) == {0.5, 1.0}
     assert daa["implicit_acc_gold"].between(0, 1).all() and (df["replicate"] == 0).all()
     rates = C.learning_rates(CFG)  # each run's resolved rate; none for SFT, temperature, best-of-n
-    assert [rates[(s, o)] for s, o in zip(daa["model_size"], daa["objective"])] == list(daa["learning_rate"])
+    pairs = zip(daa["model_size"], daa["objective"], strict=True)
+    assert [rates[(s, o)] for s, o in pairs] == list(daa["learning_rate"])
     assert df[~df["objective"].isin(CFG["objectives"])]["learning_rate"].isna().all()
 
 
