@@ -16,6 +16,7 @@ import pytest
 from overopt.analysis import findings as fd
 from overopt.analysis import fit as ft
 from overopt.analysis.pooled import Pooled
+from overopt.core import verdicts
 from overopt.core.objectives import specs
 
 SPECS = specs(
@@ -81,41 +82,42 @@ def tables(p: Pooled) -> fd.Tables:
 
 def test_finding1_hump_vs_monotone() -> None:
     humps = {(s, o): {0.1: hump()} for s in ("s", "m") for o in ("dpo", "ipo")}
-    f1 = fd.finding1(tables(study(humps)))
-    assert f1.verdict == fd.REPRODUCED and f1.summary.startswith("4/4")
+    f1 = fd.FINDINGS.get("1")(tables(study(humps)))
+    assert f1.verdict == verdicts.REPRODUCED and f1.summary.startswith("4/4")
     rising = {("s", "dpo"): {0.1: SFT + 0.02 * np.arange(1, 9)}}
-    assert fd.finding1(tables(study(rising))).verdict == fd.NOT_REPRODUCED
+    assert fd.FINDINGS.get("1")(tables(study(rising))).verdict == verdicts.NOT_REPRODUCED
     mixed = {("s", "dpo"): {0.1: hump()}, ("s", "ipo"): rising[("s", "dpo")]}
-    assert fd.finding1(tables(study(mixed))).verdict == fd.PARTLY
+    assert fd.FINDINGS.get("1")(tables(study(mixed))).verdict == verdicts.PARTLY
     falling = {("s", "dpo"): {0.1: SFT - 0.02 * np.arange(1, 9)}}  # no rise
-    assert fd.finding1(tables(study(falling))).verdict == fd.NOT_REPRODUCED
+    assert fd.FINDINGS.get("1")(tables(study(falling))).verdict == verdicts.NOT_REPRODUCED
 
 
 def test_finding1_does_not_find_a_rise_in_flat_noise() -> None:
     """Flat curves: the best of 16 noisy checkpoints beats SFT by chance; the held-out rise does not."""
     flat = {("s", "dpo"): {0.1: np.full(8, SFT), 1.0: np.full(8, SFT)}}
-    f1 = fd.finding1(tables(study(flat, noise=0.1)))
-    assert f1.verdict == fd.NOT_REPRODUCED and f1.cases[0].holds is False
+    f1 = fd.FINDINGS.get("1")(tables(study(flat, noise=0.1)))
+    assert f1.verdict == verdicts.NOT_REPRODUCED and f1.cases[0].holds is False
 
 
 def test_finding2_early_peaks_against_chance_and_control() -> None:
     early = np.array([0.5, 0.48, 0.45, 0.42, 0.40, 0.38, 0.36, 0.35])  # best at the first checkpoint
     late = np.linspace(0.41, 0.5, 8)
     both = {("s", "dpo"): {0.01: early, 0.1: early, 1.0: late, 3.0: late}}
-    f2 = fd.finding2(tables(study(both)))
-    assert f2.verdict == fd.REPRODUCED, f2.body
+    f2 = fd.FINDINGS.get("2")(tables(study(both)))
+    assert f2.verdict == verdicts.REPRODUCED, f2.body
     none = {("s", "dpo"): {0.01: late, 0.1: late, 1.0: late, 3.0: late}}
-    assert fd.finding2(tables(study(none))).verdict == fd.NOT_REPRODUCED
+    assert fd.FINDINGS.get("2")(tables(study(none))).verdict == verdicts.NOT_REPRODUCED
     everywhere = {("s", "dpo"): {0.01: early, 0.1: early, 1.0: early, 3.0: early}}
-    assert fd.finding2(tables(study(everywhere))).verdict == fd.PARTLY  # above chance, not the control
+    # above chance, not the control
+    assert fd.FINDINGS.get("2")(tables(study(everywhere))).verdict == verdicts.PARTLY
 
 
 def test_finding5_correlation_inside_the_band() -> None:
     wins = {("s", "dpo"): {0.1: np.linspace(0.41, 0.6, 8)}}
     flat = {("s", "dpo"): {0.1: np.array([0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5])}}
     tied = {("s", "dpo"): {0.1: np.linspace(0.5, 0.7, 8)}}
-    assert fd.finding5(tables(study(wins, acc=flat))).verdict == fd.REPRODUCED
-    assert fd.finding5(tables(study(wins, acc=tied))).verdict == fd.NOT_REPRODUCED
+    assert fd.FINDINGS.get("5")(tables(study(wins, acc=flat))).verdict == verdicts.REPRODUCED
+    assert fd.FINDINGS.get("5")(tables(study(wins, acc=tied))).verdict == verdicts.NOT_REPRODUCED
 
 
 def test_findings_markdown_is_deterministic_and_complete() -> None:
@@ -150,6 +152,6 @@ def test_renaming_objectives_changes_no_verdict() -> None:
 def test_finding3_compares_sizes_at_matched_sqrt_kl(gap: float) -> None:
     """The larger size's curve lies ``gap`` above the smaller's at every d: (b) holds only then."""
     curves = {("s", "dpo"): {0.1: hump()}, ("l", "dpo"): {0.1: hump() + gap * (D > 0)}}
-    f3 = fd.finding3(tables(study(curves)))
+    f3 = fd.FINDINGS.get("3")(tables(study(curves)))
     b = [c for c in f3.cases if c.labels[2].startswith("√KL")]
     assert b and all(c.holds is (gap > 0) for c in b), [(c.labels, c.estimate) for c in b]

@@ -6,8 +6,11 @@ that defines it and nothing else; the workflow's rules and the stages read the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -67,3 +70,18 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def import_modules(package: str, skip: Iterable[str] = ()) -> list[str]:
+    """Import every module of ``package`` (its ``*.py`` files by name, ``skip`` and ``__init__`` aside):
+    their entries register themselves on import, so adding an entry is adding a file.
+
+    Called from the package's ``__init__``. ``overopt.pipeline.deps`` reads the call and counts every
+    module of the package as code of whatever imports the package, so a new or edited entry reruns
+    the rules that use the registry.
+    """
+    directory = Path(sys.modules[package].__file__).parent
+    names = sorted(p.stem for p in directory.glob("*.py") if p.stem != "__init__" and p.stem not in set(skip))
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names

@@ -9,9 +9,10 @@ both fail the check, so the table stays a true map of the package:
 
 ``pipeline`` (the Snakemake and DVC machinery) stands above the science and below the job scripts:
 no module of the science imports it. The package's ``__init__`` (``top``) may import ``core`` only.
-Imports are read with ``ast`` (function-level ones included), so nothing is run. Modules imported
-by name at run time (a custom loss, a judge) are not in the graph: the rules add the one a job
-uses (``module_code``).
+Imports are read with ``ast`` (function-level ones included), so nothing is run. A package that
+imports every module of its directory by discovery (``overopt.core.registry.import_modules``: the
+findings and the figures) imports each of them in the graph. Modules imported by name at run time
+(a custom loss, a judge) are not in the graph: the rules add the one a job uses (``module_code``).
 
 ``python -m overopt.pipeline.deps`` prints the graph by stage and exits 1 on an import against
 the DAG's direction or an allowed edge that no import uses.
@@ -75,6 +76,17 @@ def _resolve(node: ast.ImportFrom, current: str, is_package: bool) -> str:
     return ".".join([*base, *([node.module] if node.module else [])])
 
 
+def _imports_its_modules(node: ast.AST) -> bool:
+    """A call ``import_modules(__name__, ...)`` (``overopt.core.registry``): a package importing
+    every module of its own directory by discovery."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    first = node.args[0]
+    return name == "import_modules" and isinstance(first, ast.Name) and first.id == "__name__"
+
+
 def imports_of(path: Path, root: Path = ROOT) -> set[str]:
     """Package modules that the file at ``path`` imports (a script or a module)."""
     try:
@@ -84,6 +96,9 @@ def imports_of(path: Path, root: Path = ROOT) -> set[str]:
     is_package = path.name == "__init__.py"
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if is_package and _imports_its_modules(node):  # registry.import_modules(__name__)
+            found |= {f"{current}.{p.stem}" for p in path.parent.glob("*.py") if p.stem != "__init__"}
+            continue
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
