@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from overopt.analysis import fit as ft
-from overopt.analysis.figures import FIGURES, length, make_all
+from overopt.analysis.figures import FIGURES, make_all
+from overopt.analysis.figures.length import length
 from overopt.core.io import write_csv
 from overopt.core.objectives import specs
 
