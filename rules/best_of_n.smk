@@ -22,10 +22,30 @@ rule reward_model:
         "../workflow/scripts/reward_model.py"
 
 
-rule best_of_n:
+rule best_of_n_sample:
     input:
         ref="results/models/{rep}{size}/sft",
         reward_model="results/reward_models/{rep}{size}/model",
+        eval=f"{DATA}/eval.jsonl",
+    output:
+        draws="results/best_of_n/{rep}{size}/draws.jsonl",
+    log:
+        "logs/best_of_n_sample/{rep}{size}.log",
+    conda:
+        "../envs/train.yaml"
+    threads: THREADS
+    resources:
+        **resources_of("best_of_n_sample"),
+    params:
+        settings=settings_of("best_of_n_sample"),
+        code=code_of("best_of_n_sample"),
+    script:
+        "../workflow/scripts/best_of_n_sample.py"
+
+
+rule best_of_n:
+    input:
+        draws="results/best_of_n/{rep}{size}/draws.jsonl",
         accuracy="results/reward_models/{rep}{size}/accuracy.json",
         eval=f"{DATA}/eval.jsonl",
     output:

@@ -6,7 +6,7 @@ from overopt.analysis.figures import FIGURES as FIGURE_REGISTRY, write_caption
 from overopt.core import objectives, replicates, runs
 from overopt.core.config import ConfigError, candidate_sizes
 from overopt.evaluate import judges
-from overopt.evaluate.best_of_n import policies as best_of_n_policies
+from overopt.evaluate.best_of_n_estimators import policies as best_of_n_policies
 from overopt.evaluate.judges.cache import JUDGE_CACHE
 from overopt.pipeline.checks import check_config
 from overopt.pipeline.resources import rule_resources
@@ -35,7 +35,9 @@ REPS = [
 REPLICATE_CONFIG = {
     replicates.prefix(r): replicates.config(config, r) for r in REPLICATES
 }  # the seeds each replicate draws
-CKPTS = runs.checkpoint_names(config, SIZES[0])  # the same for every size (overopt.core.config.check)
+CKPTS = runs.checkpoint_names(
+    config, SIZES[0]
+)  # the same for every size (overopt.core.config.check)
 
 
 BEST_OF_N = "best_of_n" in config  # proxy reward models and best-of-n curves per size
@@ -74,6 +76,7 @@ if judges.runs_locally(config["judge"]):
     localrules:
         judge,
         judge_sft,
+        best_of_n,
 
 
 wildcard_constraints:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from overopt.analysis import matched_kl
-from overopt.evaluate import best_of_n as B
+from overopt.evaluate import best_of_n_estimators as B
 
 
 def brute_force_best(values: np.ndarray, scores: np.ndarray, n: int) -> float:

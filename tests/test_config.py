@@ -76,6 +76,10 @@ BAD = {
         ["candidates.sizes", "xxl", "allowed: s, xs"],
     ),
     "best-of-n without n_max": (lambda c: c["best_of_n"].pop("n_max"), ["best_of_n", "n_max"]),
+    "a renamed key": (
+        lambda c: c["toy_mdp"].update(lr=c["toy_mdp"].pop("learning_rate")),
+        ["'toy_mdp.lr' was renamed", "'toy_mdp.learning_rate'"],
+    ),
     "per-size checkpoints": (
         lambda c: c["models"]["s"].update(daa={"checkpoints": 2}),
         ["models.s.daa.checkpoints"],

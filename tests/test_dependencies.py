@@ -20,7 +20,8 @@ from overopt.pipeline import settings as S
 
 DOWNSTREAM = {"collect": 1, "fit": 1, "pooled": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
 JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)
-BEST_OF_N = {"best_of_n": 2}  # one job per size: it samples and judges its curves in one job
+BEST_OF_N = {"best_of_n": 2}  # one job per size judges its draws and makes its curves
+DRAWS = {"best_of_n_sample": 2}  # one job per size draws best-of-n's samples: no judge
 
 
 def edited(work: Path, change) -> Path:
@@ -41,10 +42,10 @@ EDITS = {
     # gate, which the sweep waits for, samples with its own settings: sft.quality_gate)
     "evaluation.max_new_tokens": (
         lambda c: c["evaluation"].update(max_new_tokens=12),
-        {"sample": 9, **JUDGING, **BEST_OF_N, **DOWNSTREAM},
+        {"sample": 9, **JUDGING, **DRAWS, **BEST_OF_N, **DOWNSTREAM},
     ),
-    # a judge setting: judging only (and the best-of-n jobs, which judge their own samples), no
-    # sampling of the evaluated policies, no reward model
+    # a judge setting: judging only (and best-of-n's judging of its draws), no sampling of the
+    # evaluated policies or of best-of-n, no reward model
     "judge.tau": (
         lambda c: c["judge"].update(tau=0.5),
         {**JUDGING, **BEST_OF_N, **DOWNSTREAM},
@@ -68,6 +69,7 @@ EDITS = {
             "sample": 9,
             **JUDGING,
             "reward_model": 2,
+            **DRAWS,
             **BEST_OF_N,
             "reward_models": 1,
             **DOWNSTREAM,
@@ -124,8 +126,8 @@ def test_code_params_follow_the_imports_transitively(tmp_path: Path) -> None:
         }
 
     before = hashes()
-    sampling = root / "lm" / "sampling.py"  # sample -> overopt.evaluate.sampling -> overopt.lm.sampling
-    sampling.write_text(sampling.read_text() + "\n# edited\n")
+    generation = root / "lm" / "generation.py"  # sample -> evaluate.sample_policies -> lm.generation
+    generation.write_text(generation.read_text() + "\n# edited\n")
     after = hashes()
     deps.graph.cache_clear()
     assert after["sample"] != before["sample"]

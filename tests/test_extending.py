@@ -139,6 +139,7 @@ def test_the_plan_is_exactly_the_affected_part(extended: dict) -> None:
         "judge": 4,
         "judge_sft": 1,
         "reward_model": 1,  # xxs's proxy reward model and best-of-n curves, and the RM table
+        "best_of_n_sample": 1,
         "best_of_n": 1,
         "reward_models": 1,
         "collect": 1,
@@ -200,6 +201,7 @@ def test_recipe_2_judge_reruns_judging_only(smoke_dir: Path, tmp_path: Path) -> 
     assert {"collect", "fit", "figures", "findings"} <= set(planned)
     upstream = {"sft", "daa", "ref_logps", "candidates", "preferences", "prepare_data", "sample"}
     assert not upstream & set(planned)
+    assert planned["best_of_n"] == 2 and "best_of_n_sample" not in planned  # rejudged, not redrawn
     target = "results/eval/xs/sft/metrics.json"
     snakemake(ext["study"], "--cores", "1", target, config=ext["config"], project=ext["project"])
     metrics = json.loads((ext["study"] / target).read_text())

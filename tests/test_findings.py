@@ -1,7 +1,7 @@
 """The findings' pooled criteria on simulated replicated studies whose truth is known.
 
 A study here is an evaluations table plus each policy's per-prompt values in every replicate
-(``overopt.analysis.pooled.Pooled``), drawn around planted win-rate curves with prompt effects
+(``overopt.analysis.per_prompt.Pooled``), drawn around planted win-rate curves with prompt effects
 and noise: what the sample and judge rules write, without training anything.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 from overopt.analysis import findings as fd
 from overopt.analysis import fit as ft
-from overopt.analysis.pooled import Pooled
+from overopt.analysis.per_prompt import Pooled
 from overopt.core import verdicts
 from overopt.core.objectives import specs
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from overopt.evaluate.sampling import gold_accuracy, implicit_margins
+from overopt.evaluate.sample_policies import gold_accuracy, implicit_margins
 
 
 def test_margins_are_beta_times_the_log_ratio_difference() -> None:

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from overopt.lm.generation import SampleConfig, sample
 from overopt.lm.models import build_model, neox_config
-from overopt.lm.sampling import SampleConfig, sample
 from overopt.lm.tokenizer import load_tokenizer, train_word_tokenizer
 
 MAX_NEW = 3

@@ -98,13 +98,15 @@ def test_dvc_stages_depend_on_the_keys_their_rules_read(name: str) -> None:
 
 def test_rule_code_follows_imports_transitively() -> None:
     code = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "judge.py")}
-    # direct (the judging), indirect (judging -> bootstrap), and function-level (job ->
+    # direct (judge_samples), indirect (judge_samples -> bootstrap), and function-level (job ->
     # provenance) imports; not the judges, which the rule adds by configured type
-    assert {"evaluate/judging.py", "core/bootstrap.py", "core/runtime.py", "pipeline/provenance.py"} <= code
+    direct = {"evaluate/judge_samples.py", "core/bootstrap.py", "core/runtime.py", "pipeline/provenance.py"}
+    assert direct <= code
     assert "evaluate/judges/openai.py" not in code and "analysis/fit.py" not in code
-    assert "lm/sampling.py" not in code  # sampling is the sample rule's
+    assert "lm/generation.py" not in code  # sampling is the sample rule's
     sample = {p.relative_to(PACKAGE).as_posix() for p in deps.script_code(SCRIPTS / "sample.py")}
-    assert {"evaluate/sampling.py", "lm/sampling.py"} <= sample and "evaluate/judging.py" not in sample
+    assert {"evaluate/sample_policies.py", "lm/generation.py"} <= sample
+    assert "evaluate/judge_samples.py" not in sample
     judge = {
         p.relative_to(PACKAGE).as_posix() for p in deps.module_code(PACKAGE / "evaluate/judges/openai.py")
     }

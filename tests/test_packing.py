@@ -13,9 +13,9 @@ from trl.trainer.utils import add_fused_lm_head
 
 from overopt.core.runs import Run
 from overopt.data import synthetic
+from overopt.lm.generation import Prefills, SampleConfig, sample
 from overopt.lm.models import build_model, neox_config
 from overopt.lm.packing import pack_pairs
-from overopt.lm.sampling import Prefills, SampleConfig, sample
 from overopt.lm.scoring import completion_ids, pair_logps, sequence_logps
 from overopt.lm.tokenizer import load_tokenizer, train_word_tokenizer
 from overopt.train.daa import DAATrainer, dpo_config, pairs_dataset

@@ -48,6 +48,7 @@ SYNTHETIC_ONLY = {
     "preferences",
     "sft_quality",
     "reward_model",
+    "best_of_n_sample",
     "best_of_n",
     "reward_models",
 }

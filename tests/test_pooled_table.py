@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from overopt.analysis.pooled import Pooled
+from overopt.analysis.per_prompt import Pooled
 from overopt.analysis.pooled_table import table
 
 BOOT = (400, 0.95, 3)

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import SMOKE, snakemake
 from overopt.analysis import fit as ft
-from overopt.analysis import pooled
+from overopt.analysis import per_prompt
 from overopt.core import config as C
 from overopt.core import replicates as RP
 from overopt.core.objectives import specs
@@ -117,11 +117,11 @@ def test_the_pooled_study_reads_each_replicate_from_its_path(tmp_path: Path) -> 
         rows = [{"prompt_id": f"p{i}", "judge_prob_win": win, "kl_exact": 0.0, "n_tokens": 3} for i in (1, 0)]
         path.write_text("".join(json.dumps(row) + "\n" for row in rows))
         paths.append(path)
-    p = pooled.load(ev, paths)
+    p = per_prompt.load(ev, paths)
     assert p.replicates == [0, 1]
     assert p.stack("s", ["sft"])[:, :, 0].tolist() == [[0.25, 0.25], [0.75, 0.75]]
     assert np.isnan(p.stack("s", ["sft"], "logratio")).all()  # no log-probs in these rows
     bad = tmp_path / "results" / "eval" / "replicate-1" / "s" / "sft" / "samples.jsonl"
     bad.write_text(json.dumps({"prompt_id": "other", "judge_prob_win": 0.5}) + "\n")
     with pytest.raises(ValueError, match="prompt ids differ"):
-        pooled.load(ev, paths)
+        per_prompt.load(ev, paths)

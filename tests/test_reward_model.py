@@ -12,7 +12,7 @@ import yaml
 
 from conftest import SMOKE
 from overopt.core.io import read_jsonl
-from overopt.evaluate import best_of_n as B
+from overopt.evaluate import best_of_n_estimators as B
 
 CFG = yaml.safe_load(SMOKE.read_text())
 SIZES = list(CFG["models"])

@@ -17,7 +17,7 @@ from overopt.core import config as C
 from overopt.core import numerics
 from overopt.core import runs as RN
 from overopt.core.io import read_jsonl
-from overopt.evaluate import best_of_n as B
+from overopt.evaluate import best_of_n_estimators as B
 from overopt.pipeline import settings as S
 
 CFG = yaml.safe_load(SMOKE.read_text())

@@ -1,8 +1,7 @@
-"""Snakemake entry: rule best_of_n (a size's best-of-n curves: proxy-selected and gold-selected)."""
+"""Snakemake entry: rule best_of_n (a size's drawn samples judged; its best-of-n curves)."""
 
 from overopt.core.io import read_json, read_jsonl, write_json, write_jsonl
-from overopt.core.runtime import derive_seed
-from overopt.evaluate.best_of_n_sampling import curves, sample_scored
+from overopt.evaluate.best_of_n_curves import curves, judge_draws
 from overopt.evaluate.judges import make_judge
 from overopt.pipeline import job
 
@@ -12,15 +11,8 @@ with job.context(snakemake, seed_parts=(size,)):
     ev, bon = cfg["evaluation"], cfg["best_of_n"]
     seed = int(cfg["seed"])  # the bootstrap's seed, as for every other policy
     judge = make_judge(cfg["judge"], seed=seed, cache_dir=snakemake.params.cache_dir)
-    scored = sample_scored(
-        sft_dir=snakemake.input.ref,
-        reward_model_dir=snakemake.input.reward_model,
-        posts=read_jsonl(snakemake.input.eval)[: ev["n_prompts"]],
-        judge=judge,
-        ev=ev,
-        n_max=int(bon["n_max"]),
-        seed=derive_seed(int(bon["seed"]), "best_of_n", size),
-    )
+    posts = read_jsonl(snakemake.input.eval)[: ev["n_prompts"]]
+    scored = judge_draws(read_jsonl(snakemake.input.draws), posts, judge)
     write_jsonl(snakemake.output.scored, scored)
     points = curves(
         scored,

@@ -7,7 +7,7 @@ policy's samples.jsonl in every replicate, for the pooled statistics) and, optio
 
 import pandas as pd
 
-from overopt.analysis import pooled
+from overopt.analysis import per_prompt
 from overopt.analysis.findings import findings_markdown
 from overopt.analysis.report_html import markdown_to_html
 from overopt.analysis.tables import objective_specs
@@ -24,7 +24,7 @@ with job.context(snakemake) as seed:
         pd.read_csv(snakemake.input.fits),
         read_json(toy) if toy else None,
         objective_specs(cfg["objectives"]),
-        pooled=pooled.load(evaluations, list(snakemake.input.samples)),
+        pooled=per_prompt.load(evaluations, list(snakemake.input.samples)),
         reward_models=pd.read_csv(rm) if rm else None,
         bootstrap=(int(boot.get("bootstrap", 1000)), float(boot.get("ci", 0.95)), seed),
     )

@@ -1,8 +1,8 @@
 """Snakemake entry: rules judge and judge_sft (one evaluation group's samples: verdicts, metrics)."""
 
 from overopt.core.io import read_jsonl, write_json, write_jsonl
+from overopt.evaluate.judge_samples import judge_group
 from overopt.evaluate.judges import make_judge
-from overopt.evaluate.judging import judge_group
 from overopt.pipeline import job
 
 wc = snakemake.wildcards

@@ -6,7 +6,7 @@ every replicate). config: ``fit`` (bootstrap, ci: the analysis stage's bootstrap
 
 import pandas as pd
 
-from overopt.analysis import pooled
+from overopt.analysis import per_prompt
 from overopt.analysis.pooled_table import table
 from overopt.core.io import write_csv
 from overopt.pipeline import job
@@ -15,7 +15,7 @@ with job.context(snakemake) as seed:
     boot = snakemake.config["fit"]
     evaluations = pd.read_csv(snakemake.input.table)
     out = table(
-        pooled.load(evaluations, list(snakemake.input.samples)),
+        per_prompt.load(evaluations, list(snakemake.input.samples)),
         (int(boot.get("bootstrap", 1000)), float(boot.get("ci", 0.95)), seed),
     )
     write_csv(out, snakemake.output[0])

@@ -1,7 +1,7 @@
 """Snakemake entry: rule sample (one evaluation group: a run's checkpoints, or a size's SFT policies)."""
 
 from overopt.core.io import read_jsonl, write_jsonl
-from overopt.evaluate.sampling import sample_policies
+from overopt.evaluate.sample_policies import sample_policies
 from overopt.pipeline import job
 
 wc = snakemake.wildcards

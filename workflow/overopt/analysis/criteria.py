@@ -1,6 +1,6 @@
 """The statistics the findings test, each pooled over replicates with a two-level CI.
 
-Each builder takes per-replicate, per-prompt arrays (``overopt.analysis.pooled``) and returns
+Each builder takes per-replicate, per-prompt arrays (``overopt.analysis.per_prompt``) and returns
 an ``Estimate``: the statistic of every replicate alone, the pooled value and its CI from the
 hierarchical bootstrap over replicates and prompts (``overopt.analysis.two_level``). Values a
 statistic needs that are fixed within a replicate (a policy's sqrt(KL), its implicit-reward

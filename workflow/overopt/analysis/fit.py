@@ -7,7 +7,9 @@ The points are every evaluated checkpoint of every beta (intermediate ones inclu
 temperature or n, plus the SFT point at d = 0; d is ``sqrt_kl`` (the exact per-token KL
 estimate; for best-of-n the exact KL over the distinct samples).
 
-Forms, both linear in (alpha, beta), so ordinary least squares is exact (d log d := 0 at d = 0):
+Forms, both linear in Gao et al.'s (alpha, beta), so ordinary least squares is exact (d log d := 0
+at d = 0). In the code and in fits.csv they are ``coef_alpha`` and ``coef_beta``, named apart from
+the DAA's KL coefficient beta:
 
 - ``rl``:  R(d) = d (alpha - beta log d)
 - ``bon``: R(d) = d (alpha - beta d)    (best-of-n / quadratic form)
@@ -43,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from overopt.analysis import pooled
+from overopt.analysis import per_prompt
 from overopt.analysis.tables import (
     best_of_n_objectives,
     daa_objectives,
@@ -79,7 +81,7 @@ Key = tuple[str, str]
 
 
 def basis(form: str, d: np.ndarray) -> np.ndarray:
-    """Columns multiplying (alpha, beta): [d, -d log d] (rl) or [d, -d^2] (bon)."""
+    """Columns multiplying (coef_alpha, coef_beta): [d, -d log d] (rl) or [d, -d^2] (bon)."""
     d = np.asarray(d, dtype=np.float64)
     if form == "rl":
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -91,25 +93,27 @@ def basis(form: str, d: np.ndarray) -> np.ndarray:
     return np.column_stack([d, second])
 
 
-def predict(form: str, alpha: float, beta: float, d: np.ndarray, intercept: float = 0.0) -> np.ndarray:
+def predict(
+    form: str, coef_alpha: float, coef_beta: float, d: np.ndarray, intercept: float = 0.0
+) -> np.ndarray:
     """The fitted win-rate curve ``intercept + R(d)``."""
-    return intercept + basis(form, d) @ np.array([alpha, beta], dtype=np.float64)
+    return intercept + basis(form, d) @ np.array([coef_alpha, coef_beta], dtype=np.float64)
 
 
-def peak(form: str, alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def peak(form: str, coef_alpha: np.ndarray, coef_beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(d*, R*) of each curve; nan where it has no maximum on d > 0."""
-    alpha = np.asarray(alpha, dtype=np.float64)
-    beta = np.asarray(beta, dtype=np.float64)
+    coef_alpha = np.asarray(coef_alpha, dtype=np.float64)
+    coef_beta = np.asarray(coef_beta, dtype=np.float64)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if form == "rl":
-            ok = beta > 0
-            d = np.exp(alpha / np.where(ok, beta, 1.0) - 1.0)
-            r = beta * d
+            ok = coef_beta > 0
+            d = np.exp(coef_alpha / np.where(ok, coef_beta, 1.0) - 1.0)
+            r = coef_beta * d
         elif form == "bon":
-            ok = (beta > 0) & (alpha > 0)
-            safe = np.where(ok, beta, 1.0)
-            d = alpha / (2.0 * safe)
-            r = alpha * alpha / (4.0 * safe)
+            ok = (coef_beta > 0) & (coef_alpha > 0)
+            safe = np.where(ok, coef_beta, 1.0)
+            d = coef_alpha / (2.0 * safe)
+            r = coef_alpha * coef_alpha / (4.0 * safe)
         else:
             raise ValueError(f"unknown form {form!r}; expected one of {FORMS}")
     return np.where(ok, d, np.nan), np.where(ok, r, np.nan)
@@ -136,21 +140,21 @@ def fit_curves(
     if offset == "gain":
         target = win - base[None, :]
         coef = solve(x, target)
-        alpha, beta, intercept = coef[0], coef[1], np.asarray(base, dtype=np.float64)
+        coef_alpha, coef_beta, intercept = coef[0], coef[1], np.asarray(base, dtype=np.float64)
     else:
         x = np.column_stack([np.ones(len(d)), x])
         target = win
         coef = solve(x, target)
-        intercept, alpha, beta = coef[0], coef[1], coef[2]
+        intercept, coef_alpha, coef_beta = coef[0], coef[1], coef[2]
     resid = target - x @ coef
     ss_res = np.sum(resid * resid, axis=0)
     ss_tot = np.sum((win - win.mean(axis=0)) ** 2, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
-    d_peak, r_peak = peak(form, alpha, beta)
+    d_peak, r_peak = peak(form, coef_alpha, coef_beta)
     return {
-        "coef_alpha": alpha,
-        "coef_beta": beta,
+        "coef_alpha": coef_alpha,
+        "coef_beta": coef_beta,
         "intercept": intercept,
         "rmse": np.sqrt(ss_res / len(d)),
         "r2": r2,
@@ -166,8 +170,8 @@ def load_replicate_samples(
     paths: Sequence[str | os.PathLike], evaluations: pd.DataFrame
 ) -> dict[int, dict[Key, np.ndarray]]:
     """Per replicate, each policy's per-prompt ``judge_prob_win``, sorted by prompt id, keyed by
-    (size, policy) (read by ``overopt.analysis.pooled.load``, which checks paths and prompt ids)."""
-    study = pooled.load(evaluations, paths)
+    (size, policy) (read by ``overopt.analysis.per_prompt.load``, which checks paths and prompt ids)."""
+    study = per_prompt.load(evaluations, paths)
     out: dict[int, dict[Key, np.ndarray]] = {}
     for (r, size, policy, field), values in study.values.items():
         if field == "win":

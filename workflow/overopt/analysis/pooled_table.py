@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from overopt.analysis.pooled import Pooled
+from overopt.analysis.per_prompt import Pooled
 from overopt.analysis.tables import size_order
 from overopt.analysis.two_level import Boot, two_level
 

@@ -15,7 +15,10 @@ import pandas as pd
 from overopt.core import objectives as O
 
 REFERENCE_OBJECTIVES = ("sft", "temperature")  # SFT and SFT sharpened by temperature alone
-BEST_OF_N_OBJECTIVES = ("bon_proxy", "bon_gold")  # overopt.evaluate.best_of_n: classical over-optimisation
+BEST_OF_N_OBJECTIVES = (
+    "bon_proxy",
+    "bon_gold",
+)  # overopt.evaluate.best_of_n_estimators: classical over-optimisation
 NON_DAA = (*REFERENCE_OBJECTIVES, *BEST_OF_N_OBJECTIVES)  # the table's policies that are not DAA checkpoints
 
 

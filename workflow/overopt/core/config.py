@@ -63,8 +63,22 @@ def describe(err: Any) -> str:
     return f"config key '{key}': {err.message}"
 
 
+RENAMED = {("toy_mdp", "lr"): "learning_rate"}  # (section, old key) -> the key it is now
+
+
+def check_renamed(cfg: Mapping[str, Any]) -> None:
+    """A key that was renamed is an error naming its new name (not silently ignored or unknown)."""
+    for (section, old), new in RENAMED.items():
+        if old in (cfg.get(section) or {}):
+            raise ConfigError(
+                f"config key '{section}.{old}' was renamed: write '{section}.{new}' "
+                "(same meaning, same value)"
+            )
+
+
 def check(cfg: dict[str, Any]) -> None:
     """Cross-field checks the schema cannot express."""
+    check_renamed(cfg)
     sizes = set(cfg["models"])
     for name, obj in cfg["objectives"].items():
         for size in obj.get("sizes", []):

@@ -13,8 +13,8 @@ from typing import Any
 
 from overopt.core.runtime import derive_seed
 from overopt.data import synthetic
+from overopt.lm.generation import SampleConfig, sample
 from overopt.lm.models import load_model
-from overopt.lm.sampling import SampleConfig, sample
 from overopt.lm.tokenizer import load_tokenizer
 
 

@@ -7,8 +7,8 @@ import statistics
 from typing import Any
 
 from overopt.data import gold
+from overopt.lm.generation import SampleConfig, sample
 from overopt.lm.models import load_model
-from overopt.lm.sampling import SampleConfig, sample
 from overopt.lm.tokenizer import load_tokenizer
 
 

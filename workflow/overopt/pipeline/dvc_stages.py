@@ -118,7 +118,7 @@ STAGES = (
 BEST_OF_N = Stage(
     "best_of_n",
     ("reward_models", "best_of_n"),
-    ("reward_model", "best_of_n", "reward_models"),
+    ("reward_model", "best_of_n_sample", "best_of_n", "reward_models"),
     ("rules/best_of_n.smk",),
     ("results/data", "results/models", "results/preferences"),
     ("results/reward_models", "results/best_of_n", "results/tables/reward_models.csv"),

@@ -29,6 +29,7 @@ CPU_DEFAULTS = {
     "sample": (3000, 30),
     "judge": (2000, 10),
     "reward_model": (4000, 60),
+    "best_of_n_sample": (4000, 30),
     "best_of_n": (4000, 30),
 }
 

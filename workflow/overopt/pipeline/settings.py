@@ -103,12 +103,19 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
     "sample": (*EVALUATION, "evaluation.heldout_pairs"),
     "judge": ("evaluation.bootstrap", "evaluation.ci", "judge"),
     "reward_model": ("threads", "reward_model", "models.{size}.reward_model", "evaluation.heldout_pairs"),
-    "best_of_n": (
+    "best_of_n_sample": (
         "threads",
         *(k for k in EVALUATION if k != "evaluation.seed"),  # its own seed: best_of_n.seed
+        "best_of_n.n_max",
+        "best_of_n.seed",
+    ),
+    "best_of_n": (  # judges the draws: no sampling key, so a judge edit redraws nothing
+        "threads",
+        "evaluation.n_prompts",
+        "evaluation.temperature",  # the curves' rows record it
         "evaluation.bootstrap",
         "evaluation.ci",
-        "best_of_n",
+        "best_of_n.n_max",
         "judge",
     ),
     "reward_models": (),

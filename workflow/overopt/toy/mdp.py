@@ -68,7 +68,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     },
     "betas": [0.1, 0.5, 1.0],
     "steps": 300,
-    "lr": 0.05,
+    "learning_rate": 0.05,
     "optimizer": "adam",
     "log_every": 10,
     "seeds": [0, 1, 2, 3, 4, 5, 6, 7],
@@ -355,7 +355,7 @@ class ToyConfig:
     objectives: dict[str, dict[str, str]]
     betas: list[float]
     steps: int
-    lr: float
+    learning_rate: float
     optimizer: str
     log_every: int
     seeds: list[int]
@@ -403,7 +403,7 @@ def run(cfg: Mapping[str, Any] | None = None, threads: int = 1) -> pd.DataFrame:
         tree,
         runs,
         steps=c.steps,
-        lr=c.lr,
+        lr=c.learning_rate,
         optimizer=c.optimizer,
         log_every=c.log_every,
         threads=threads,

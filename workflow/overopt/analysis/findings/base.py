@@ -13,7 +13,7 @@ import pandas as pd
 
 from overopt.analysis import criteria as C
 from overopt.analysis.criteria import Estimate
-from overopt.analysis.pooled import Pooled
+from overopt.analysis.per_prompt import Pooled
 from overopt.analysis.tables import (
     main_objectives,
     size_order,
@@ -88,7 +88,7 @@ class Tables:
 
     ``ev``: every replicate's evaluations (``replicate`` column); ``fits``: every replicate's fits;
     ``toy``: the toy MDP's findings; ``specs``: the config's objectives; ``pooled``: the per-prompt
-    values of every policy in every replicate (``overopt.analysis.pooled``); ``reward_models``:
+    values of every policy in every replicate (``overopt.analysis.per_prompt``); ``reward_models``:
     the proxy reward models' table; ``bootstrap``: (resamples, CI level, seed).
     """
 

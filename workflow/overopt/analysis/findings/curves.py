@@ -8,7 +8,7 @@ import numpy as np
 
 from overopt.analysis import criteria as C
 from overopt.analysis.findings.base import Case, Tables, above, case
-from overopt.analysis.pooled import Pooled
+from overopt.analysis.per_prompt import Pooled
 
 
 def win_curve(p: Pooled, size: str, policies: list[str]) -> tuple[np.ndarray, np.ndarray]:

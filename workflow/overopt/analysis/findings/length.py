@@ -17,7 +17,7 @@ from overopt.analysis.findings.base import (
 )
 from overopt.analysis.findings.curves import rise_and_fall
 from overopt.analysis.findings.markdown import CASE_HEADER, case_cells, count, table
-from overopt.analysis.pooled import Pooled
+from overopt.analysis.per_prompt import Pooled
 from overopt.analysis.tables import (
     daa_objectives,
     length_pairs,

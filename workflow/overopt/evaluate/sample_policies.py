@@ -8,7 +8,7 @@ reference, and the exact per-token KL summed along the sample. Per policy: the i
 accuracy on held-out pairs (the reference's log-probs of the pairs are computed once per group),
 against their (noisy) labels and, where the pairs carry gold rewards (the synthetic task), against
 the noiseless gold order (pairs of equal gold reward left out).
-Judging is the judge rule's (``overopt.evaluate.judging``).
+Judging is the judge rule's (``overopt.evaluate.judge_samples``).
 
 Every policy samples with the same settings and seed (common random numbers), from a generator
 of its own, so a policy's samples do not depend on the group it is sampled in.
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from overopt.evaluate.metrics import implicit_accuracy
+from overopt.lm.generation import Prefills, SampleConfig, sample
 from overopt.lm.models import load_model
-from overopt.lm.sampling import Prefills, SampleConfig, sample
 from overopt.lm.scoring import pair_logps as scored_pairs
 from overopt.lm.tokenizer import load_tokenizer
 

@@ -1,12 +1,10 @@
-"""The best_of_n rule: n_max samples per prompt from a size's SFT policy, scored, and every curve point.
+"""The best_of_n rule: a size's drawn samples judged, and every best-of-n curve point.
 
-The configured judge is asked once per distinct (post, completion): with an API judge that is up
-to n_max x n_prompts requests per size (they go through its cache like any other verdict).
-
-Sampling uses the evaluation's settings (temperature, max_new_tokens, batch size) with the seed
-``best_of_n.seed``, prompt by prompt (each prompt's n_max samples are consecutive). Each distinct
-completion of a prompt is scored once by the proxy reward model and once by the judge, so
-identical samples tie exactly. The estimators are ``overopt.evaluate.best_of_n``'s.
+The configured judge is asked once per distinct (post, completion) of the draw
+(``overopt.evaluate.best_of_n_draws``): with an API judge that is up to n_max x n_prompts requests
+per size (they go through its cache like any other verdict). The draw is its own job, so a new or
+edited judge rejudges these samples and redraws nothing. The estimators are
+``overopt.evaluate.best_of_n_estimators``'.
 """
 
 from __future__ import annotations
@@ -18,66 +16,38 @@ import numpy as np
 
 from overopt.core.bootstrap import mean_ci
 from overopt.core.runtime import derive_seed
-from overopt.data import gold
-from overopt.evaluate import best_of_n as B
+from overopt.evaluate import best_of_n_estimators as B
 from overopt.evaluate.judges import JudgeItem, PairwiseJudge
-from overopt.evaluate.sampling import sample_config
-from overopt.lm.models import load_model
-from overopt.lm.reward import load_reward_model, score
-from overopt.lm.sampling import sample
-from overopt.lm.tokenizer import load_tokenizer
 
 
-def sample_scored(
-    *,
-    sft_dir: str,
-    reward_model_dir: str,
-    posts: list[dict[str, str]],
-    judge: PairwiseJudge,
-    ev: dict[str, Any],
-    n_max: int,
-    seed: int,
+def judge_draws(
+    draws: list[dict[str, Any]], posts: list[dict[str, str]], judge: PairwiseJudge
 ) -> list[dict[str, Any]]:
-    """Per prompt: its n_max samples' outcome ids, lengths, proxy rewards, judge wins and gold rewards."""
-    tokenizer = load_tokenizer(sft_dir)
-    policy = load_model(sft_dir)
-    cfg = sample_config({**ev, "seed": seed})  # its own seed, not the evaluation's
-    samples = sample(policy, tokenizer, [p["prompt"] for p in posts for _ in range(n_max)], cfg)
-    del policy
-    # each distinct (post, completion) once: identical completions get identical scores
-    texts: dict[tuple[str, str], int] = {}
-    for i, p in enumerate(posts):
-        for s in samples[i * n_max : (i + 1) * n_max]:
-            texts.setdefault((p["id"], s.completion), len(texts))
+    """Per prompt: its n_max samples' outcome ids, lengths, proxy rewards, judge wins and gold rewards.
+
+    Each distinct completion of a prompt is judged once (``draws``' order: prompt by prompt, first
+    appearance first), so identical samples tie exactly.
+    """
     by_id = {p["id"]: p for p in posts}
-    keys = list(texts)
-    proxy = score(
-        load_reward_model(reward_model_dir),
-        tokenizer,
-        [by_id[k]["prompt"] for k, _ in keys],
-        [c for _, c in keys],
-        int(ev.get("batch_size", 256)),
-    )
+    keys = [(d["prompt_id"], c) for d in draws for c in d["completions"]]
     items = [
         JudgeItem(key=f"bon|{k}|{j}", post=by_id[k]["prompt"], a=c, b=by_id[k]["reference"])
         for j, (k, c) in enumerate(keys)
     ]
-    wins = [v.prob_a for v in judge.judge(items)]
-    golds = [gold.reward(by_id[k]["prompt"], c) for k, c in keys]
+    wins = iter(v.prob_a for v in judge.judge(items))
     rows = []
-    for i, p in enumerate(posts):
-        chunk = samples[i * n_max : (i + 1) * n_max]
-        idx = [texts[(p["id"], s.completion)] for s in chunk]
-        outcomes: dict[tuple[int, ...], int] = {}
+    for d in draws:
+        prompt_wins = [float(next(wins)) for _ in d["completions"]]
+        idx = d["completion_index"]
         rows.append(
             {
-                "prompt_id": p["id"],
-                "outcome": [outcomes.setdefault(s.token_ids, len(outcomes)) for s in chunk],
-                "n_tokens": [s.n_tokens for s in chunk],
-                "finished": [s.finished for s in chunk],
-                "proxy_reward": [float(proxy[j]) for j in idx],
-                "judge_prob_win": [float(wins[j]) for j in idx],
-                "gold_reward": [float(golds[j]) for j in idx],
+                "prompt_id": d["prompt_id"],
+                "outcome": d["outcome"],
+                "n_tokens": d["n_tokens"],
+                "finished": d["finished"],
+                "proxy_reward": [d["proxy_reward"][j] for j in idx],
+                "judge_prob_win": [prompt_wins[j] for j in idx],
+                "gold_reward": [d["gold_reward"][j] for j in idx],
             }
         )
     return rows
