@@ -76,6 +76,14 @@ BAD = {
         ["candidates.sizes", "xxl", "allowed: s, xs"],
     ),
     "best-of-n without n_max": (lambda c: c["best_of_n"].pop("n_max"), ["best_of_n", "n_max"]),
+    "an unknown DPOConfig field": (
+        lambda c: c["daa"].update(trl={"bta": 0.1}),
+        ["daa.trl.bta", "not a field of TRL's DPOConfig"],
+    ),
+    "a DPOConfig field the workflow sets": (
+        lambda c: c["objectives"]["dpo"].update(trl={"beta": 0.1}),
+        ["objectives.dpo.trl.beta", "sets this DPOConfig field itself", "objectives.<o>.betas"],
+    ),
     "a renamed key": (
         lambda c: c["toy_mdp"].update(lr=c["toy_mdp"].pop("learning_rate")),
         ["'toy_mdp.lr' was renamed", "'toy_mdp.learning_rate'"],

@@ -2,11 +2,14 @@
 
 Every code and config block of a recipe is taken from the page itself: a block that starts with
 ``# new file <path>`` is written there, ``# append to <path>`` is appended, ``# config`` is merged
-into the smoke config. The recipes for an objective (TRL loss type and custom loss), a figure, a
-finding and a model size go into one copy and one Snakemake run, which must plan exactly the
+into the smoke config, ``# config (paper)`` into the project's paper config. The recipes for an
+objective (TRL loss type, custom loss, a further DPOConfig field), a figure, a finding and a model
+size go into one copy and one Snakemake run, which must plan exactly the
 affected jobs and leave every earlier result as it was; the judge recipe, which changes every
-evaluation, gets its own copy and runs one evaluation job. The copies live elsewhere than the
-repository and the study: what reruns is decided by content (settings, code), not by paths.
+evaluation, gets its own copy and runs one evaluation job; the dataset format of the paper path
+gets its own copy and reads a small local file in the format's columns (nothing comes from the
+Hub). The copies live elsewhere than the repository and the study: what reruns is decided by
+content (settings, code), not by paths.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +33,7 @@ from conftest import REPO, SMOKE, copy_project, plan, snakemake
 pytestmark = pytest.mark.workflow
 
 DOC = REPO / "docs" / "EXTENDING.md"
-COMBINED = ("1a", "1b", "3a", "3b", "4")  # applied together; "2" (the judge) on its own
+COMBINED = ("1a", "1b", "1c", "3a", "3b", "4")  # applied together; "2" (the judge) and "5" on their own
 
 
 def recipes() -> dict[str, list[tuple[str, str]]]:
@@ -68,6 +73,11 @@ def apply(ids: tuple[str, ...], project: Path, cfg: dict) -> tuple[dict, dict[st
     for rid in ids:
         touched[rid] = set()
         for header, body in recipes()[rid]:
+            if header.startswith("# config (paper)"):
+                paper = project / "config" / "paper.yaml"
+                merged = merge(yaml.safe_load(paper.read_text()), yaml.safe_load(body))
+                paper.write_text(yaml.safe_dump(merged, sort_keys=False))
+                continue
             if header.startswith("# config"):
                 cfg = merge(cfg, yaml.safe_load(body))
                 continue
@@ -86,18 +96,38 @@ def sha(path: Path) -> str:
 
 def extend(tmp: Path, smoke_dir: Path, ids: tuple[str, ...]) -> dict:
     """A project copy (a git repository, so its changes show) with ``ids`` applied, and a study copy."""
-    project, study = copy_project(tmp / "project"), tmp / "study"
+    project, study = git_project(tmp / "project"), tmp / "study"
     shutil.copytree(smoke_dir, study, symlinks=True)
+    cfg, touched = apply(ids, project, yaml.safe_load(SMOKE.read_text()))
+    config = project / "config" / "smoke.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return {
+        "project": project,
+        "study": study,
+        "config": config,
+        "config_file": "config/smoke.yaml",
+        "cfg": cfg,
+        "touched": touched,
+    }
+
+
+def git_project(dst: Path) -> Path:
+    """A copy of the project as a git repository of its own, so its changes show."""
+    project = copy_project(dst)
     for args in (
         ["init", "-q"],
         ["add", "-A"],
         ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "p"],
     ):
         subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
-    cfg, touched = apply(ids, project, yaml.safe_load(SMOKE.read_text()))
-    config = project / "config" / "smoke.yaml"
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return {"project": project, "study": study, "config": config, "cfg": cfg, "touched": touched}
+    return project
+
+
+def hub_format(tmp: Path) -> dict:
+    """Recipe 5 applied to a project copy (the paper config and the hub module)."""
+    project = git_project(tmp / "project")
+    _, touched = apply(("5",), project, yaml.safe_load(SMOKE.read_text()))
+    return {"project": project, "config_file": "config/paper.yaml", "touched": touched}
 
 
 @pytest.fixture(scope="module")
@@ -112,11 +142,12 @@ def extended(smoke_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_each_recipe_touches_at_most_one_source_file(extended: dict, smoke_dir: Path, tmp_path: Path) -> None:
-    judge = extend(tmp_path, smoke_dir, ("2",))
-    touched = {**extended["touched"], **judge["touched"]}
-    assert set(touched) == {"1a", "1b", "2", "3a", "3b", "4"}
+    judge = extend(tmp_path / "judge", smoke_dir, ("2",))
+    hub = hub_format(tmp_path / "hub")
+    touched = {**extended["touched"], **judge["touched"], **hub["touched"]}
+    assert set(touched) == {"1a", "1b", "1c", "2", "3a", "3b", "4", "5"}
     assert all(len(files) <= 1 for files in touched.values()), touched
-    for ext in (extended, judge):
+    for ext in (extended, judge, hub):
         status = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=all"],
             cwd=ext["project"],
@@ -125,7 +156,7 @@ def test_each_recipe_touches_at_most_one_source_file(extended: dict, smoke_dir: 
             check=True,
         ).stdout
         changed = {line[3:] for line in status.splitlines()}
-        assert changed == {"config/smoke.yaml", *set().union(*ext["touched"].values())}
+        assert changed == {ext["config_file"], *set().union(*ext["touched"].values())}
 
 
 def test_the_plan_is_exactly_the_affected_part(extended: dict) -> None:
@@ -171,6 +202,75 @@ def test_recipe_1b_custom_loss_is_the_trained_loss(extended: dict) -> None:
     # the first logged loss averages steps 1-2, starting from the reference (h = 0): the squared
     # hinge gives 1 there, TRL's sigmoid loss log 2 = 0.69
     assert history["loss"].iloc[0] == pytest.approx(1.0, abs=0.05)
+
+
+def test_recipe_1c_dpo_config_field_reaches_trl(extended: dict) -> None:
+    (history,) = (extended["study"] / "results" / "daa" / "xs" / "robust").glob("beta-*/history.csv")
+    manifest = json.loads(history.with_name("history.csv.provenance.json").read_text())
+    assert manifest["extra"]["trl_fields"] == {"disable_dropout": False}  # read back off the DPOConfig
+    others = extended["study"] / "results" / "daa" / "xs" / "dpo"
+    for path in others.glob("beta-*/history.csv.provenance.json"):
+        assert "trl_fields" not in json.loads(path.read_text()).get("extra", {})
+
+
+def test_recipe_5_dataset_format_reads_its_columns(tmp_path: Path) -> None:
+    hub = hub_format(tmp_path)
+    rows = [
+        {
+            "post_id": "p1",
+            "history": "Why is the sky blue?",
+            "human_ref_A": "Scattering.",
+            "human_ref_B": "Because.",
+            "labels": 1,
+        },
+        {
+            "post_id": "p2",
+            "history": "Best pasta shape?",
+            "human_ref_A": "Any.",
+            "human_ref_B": "Rigatoni, it holds sauce.",
+            "labels": 0,
+        },
+    ]
+    data = tmp_path / "shp.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**rows[0], "labels": 2}) + "\n")
+    script = f"""
+import json, yaml
+from overopt.data import hub
+spec = yaml.safe_load(open("config/paper.yaml"))["task"]["hub"]["preferences"]
+assert spec["format"] == "shp" and hub.check_spec(spec, "preferences")
+print(json.dumps(hub.load_preferences({{"path": {str(data)!r}, "format": "shp"}})))
+try:
+    hub.load_preferences({{"path": {str(bad)!r}, "format": "shp"}})
+except hub.DataFormatError as err:
+    print(err)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=hub["project"],
+        env={**os.environ, "PYTHONPATH": str(hub["project"] / "workflow")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loaded, error = proc.stdout.splitlines()[-2:]
+    assert json.loads(loaded) == [
+        {
+            "id": "p1/train-000000",
+            "prompt": "Why is the sky blue?",
+            "chosen": " Scattering.",
+            "rejected": " Because.",
+        },
+        {
+            "id": "p2/train-000001",
+            "prompt": "Best pasta shape?",
+            "chosen": " Rigatoni, it holds sauce.",
+            "rejected": " Any.",
+        },
+    ]
+    assert "bad.jsonl" in error and "row 0" in error and "'labels'" in error and "expected 0 or 1" in error
 
 
 def test_recipe_3a_figure_is_built_and_in_the_report_captions(extended: dict) -> None:

@@ -165,13 +165,19 @@ def run_options(
 ) -> dict[str, Any]:
     """A run's training options: ``section`` (``sft``, ``daa``, ``reward_model``), then the size's own
     ``models.<size>.<section>``, then, for a DAA run of ``objective``, the objective's own
-    ``learning_rate`` (an arm: one rate at every size). The one place this order is written: training,
+    ``learning_rate`` (an arm: one rate at every size); ``trl`` blocks (further DPOConfig fields)
+    merge field by field in the same order. The one place this order is written: training,
     the reference log-probs, the evaluations table, the analysis and the benchmarks all read it here.
     """
-    out = {**cfg.get(section, {}), **cfg["models"][size].get(section, {})}
+    general, own_size = cfg.get(section, {}), cfg["models"][size].get(section, {})
+    out = {**general, **own_size}
+    trl = {**general.get("trl", {}), **own_size.get("trl", {})}  # further DPOConfig fields, merged
     if section == "daa" and objective is not None:
         own = cfg["objectives"][objective]
         out.update({k: own[k] for k in RUN_OVERRIDES if own.get(k) is not None})
+        trl.update(own.get("trl", {}))
+    if trl:
+        out["trl"] = trl
     return out
 
 

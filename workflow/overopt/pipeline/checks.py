@@ -13,6 +13,7 @@ from overopt.core import objectives
 from overopt.core.config import ConfigError, check, validate_schema
 from overopt.data import synthetic
 from overopt.evaluate import judges
+from overopt.train import trl_fields
 
 
 def check_config(cfg: dict[str, Any]) -> None:
@@ -24,6 +25,8 @@ def check_config(cfg: dict[str, Any]) -> None:
         if cfg["task"]["type"] == "synthetic":
             synthetic.params_from_config(cfg)
         judges.check_config(cfg["judge"])
+        for where, block in trl_fields.blocks(cfg):
+            trl_fields.check(block, where)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     check_best_of_n(cfg)

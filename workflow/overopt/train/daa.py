@@ -242,6 +242,7 @@ def dpo_config(
     )
     if max_steps is not None:
         args["max_steps"] = max_steps
+    args.update(opts.get("trl", {}))  # further DPOConfig fields (overopt.train.trl_fields checks them)
     args.update(overrides)
     return DPOConfig(**args)
 
@@ -338,7 +339,13 @@ def train_daa(
         "resumed_from": os.path.basename(resume) if resume else None,
         "train_runtime_s": result.metrics.get("train_runtime"),
         "train_loss": None if math.isnan(result.training_loss) else result.training_loss,
+        **({"trl_fields": {k: _plain(getattr(args, k)) for k in opts["trl"]}} if opts.get("trl") else {}),
     }
+
+
+def _plain(value: Any) -> Any:
+    """A DPOConfig value as JSON can hold it (an enum by its value)."""
+    return value if isinstance(value, bool | int | float | str | type(None) | list | dict) else str(value)
 
 
 def compute_ref_logps(
