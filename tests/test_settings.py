@@ -46,6 +46,7 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         "figures",
         "findings",
         "reward_model",
+        "best_of_n_sample",
         "best_of_n",
         "reward_models",
     }
@@ -57,13 +58,15 @@ def test_settings_hold_what_the_rule_reads_and_nothing_else() -> None:
         ("fit.bootstrap", 999, {"fit", "pooled", "findings"}),  # the analysis bootstrap
         ("sft.quality_gate.min_win_rate", 0.2, {"sft_quality"}),  # the gate, not the training
         ("sft.learning_rate", 1e-3, {"sft"}),
-        ("evaluation.max_new_tokens", 12, {"sample", "best_of_n"}),  # the gate has its own sample settings
+        # the gate has its own sample settings; best-of-n's judging reads none (it reruns on new draws)
+        ("evaluation.max_new_tokens", 12, {"sample", "best_of_n_sample"}),
         ("evaluation.bootstrap", 99, {"judge", "collect", "best_of_n"}),  # summaries, not samples
         ("judge.tau", 0.5, {"judge", "best_of_n"}),
-        ("best_of_n.n_max", 16, {"best_of_n"}),
+        ("best_of_n.n_max", 16, {"best_of_n_sample", "best_of_n"}),
+        ("best_of_n.seed", 5, {"best_of_n_sample"}),  # a redraw; the judging reruns on the new draws
         ("reward_model.learning_rate", 1e-4, {"reward_model"}),
         ("evaluation.seed", 8, {"sample"}),  # best-of-n samples with its own seed
-        ("daa.learning_rate", 1e-4, {"daa", "findings"}),  # finding 3 compares the rates
+        ("daa.learning_rate", 1e-4, {"daa", "collect"}),  # the table's learning_rate column
     ],
 )
 def test_a_changed_value_changes_only_the_settings_that_read_it(key: str, value, readers: set) -> None:
