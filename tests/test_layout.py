@@ -23,6 +23,13 @@ def run_deps(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of the package to plant a fault in."""
+    copy = tmp_path / "overopt"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
 def test_the_import_graph_runs_with_the_dag() -> None:
     proc = run_deps()
     assert proc.returncode == 0, proc.stderr
@@ -33,8 +40,7 @@ def test_the_import_graph_runs_with_the_dag() -> None:
 
 
 def test_an_import_against_the_dag_is_named(tmp_path: Path) -> None:
-    copy = tmp_path / "overopt"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = package_copy(tmp_path)
     io = copy / "core" / "io.py"
     io.write_text(io.read_text() + "\n\ndef _late():\n    from overopt.analysis import fit  # noqa\n")
     proc = run_deps(str(copy))
@@ -43,8 +49,7 @@ def test_an_import_against_the_dag_is_named(tmp_path: Path) -> None:
 
 
 def test_the_science_may_not_import_the_machinery(tmp_path: Path) -> None:
-    copy = tmp_path / "overopt"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = package_copy(tmp_path)
     fit = copy / "analysis" / "fit.py"
     fit.write_text(fit.read_text() + "\n\nfrom overopt.pipeline import settings  # noqa\n")
     proc = run_deps(str(copy))
@@ -57,8 +62,7 @@ def test_may_import_is_the_fan_the_code_has(tmp_path: Path) -> None:
     used = deps.fan()
     assert {stage: deps.MAY_IMPORT[stage] for stage in used} == used
     assert "pipeline" not in {s for allowed in deps.MAY_IMPORT.values() for s in allowed}
-    copy = tmp_path / "overopt"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copy = package_copy(tmp_path)
     for path in (copy / "toy").glob("*.py"):  # the toy's one import of core goes: core is unused
         path.write_text(path.read_text().replace("from overopt.core", "from overopt.toy"))
     proc = run_deps(str(copy))

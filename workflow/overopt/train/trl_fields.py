@@ -10,6 +10,7 @@ when a config has a ``trl`` block.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,11 +48,12 @@ MANAGED = {
 }
 
 
-def dpo_config_fields() -> set[str]:
+@functools.cache
+def dpo_config_fields() -> frozenset[str]:
     """The field names of the installed TRL's ``DPOConfig``."""
     from trl import DPOConfig
 
-    return {f.name for f in dataclasses.fields(DPOConfig)}
+    return frozenset(f.name for f in dataclasses.fields(DPOConfig))
 
 
 def check(block: Mapping[str, Any], where: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -100,7 +101,7 @@ class Tables:
     reward_models: pd.DataFrame | None = None
     bootstrap: tuple[int, float, int] = (1000, 0.95, 0)
 
-    @property
+    @cached_property
     def rates(self) -> dict[tuple[str, str], float]:
         """The DAA learning rate of each (size, objective) run, as the evaluations table gives it."""
         if "learning_rate" not in self.ev:
@@ -111,7 +112,7 @@ class Tables:
             for s, o, r in zip(runs["model_size"], runs["objective"], runs["learning_rate"], strict=True)
         }
 
-    @property
+    @cached_property
     def arms(self) -> tuple[str, ...]:
         """Objectives that set one learning rate for every size (compared with the sizes' own in
         finding 3)."""
