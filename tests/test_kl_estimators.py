@@ -111,3 +111,21 @@ def test_policy_equal_to_reference_has_zero_kl(setup):
         policy, tok, ["a b"] * 10, SampleConfig(max_new_tokens=MAX_NEW, seed=1), reference=policy
     )
     assert all(s.kl_exact == 0.0 and s.logp_policy == s.logp_ref for s in samples)
+
+
+def test_temperature_zero_is_greedy_with_kl_minus_log_ref_of_the_argmax(setup):
+    tok, policy, ref = setup
+    p_ids = tok("a b")["input_ids"]
+    seq, logp_ref = [], 0.0
+    for _ in range(MAX_NEW):  # greedy decoding by plain forward passes
+        y = int(next_token_logprobs(policy, p_ids + seq).argmax())
+        logp_ref += float(next_token_logprobs(ref, p_ids + seq)[y])
+        seq.append(y)
+        if y == tok.eos_token_id:
+            break
+    cfg = SampleConfig(temperature=0.0, max_new_tokens=MAX_NEW, batch_size=4, seed=3)
+    samples = sample(policy, tok, ["a b"] * 8, cfg, reference=ref)
+    for s in samples:
+        assert s.token_ids == tuple(seq) and s.logp_policy == 0.0
+        assert s.logp_ref == pytest.approx(logp_ref, abs=1e-4)
+        assert s.kl_exact == pytest.approx(-logp_ref, abs=1e-4)  # KL(delta_a || ref) = -log ref(a)

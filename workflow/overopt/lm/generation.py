@@ -4,7 +4,8 @@ The policy and the reference are stepped in lockstep, each with its own cache, s
 sampled token gets, at no extra cost, its log-probability under both and the exact
 full-vocabulary KL(pi(.|x, y<t) || ref(.|x, y<t)) at that position. Sampling uses a
 ``torch.Generator`` seeded per batch, so results do not depend on any global RNG state.
-No top-k / top-p unless asked for: they truncate pi and bias KL estimates. A prompt repeated
+No top-k / top-p unless asked for: they truncate pi and bias KL estimates. Temperature 0 is
+greedy decoding: the policy puts all its mass on the argmax, so its KL is -log ref(argmax). A prompt repeated
 within a batch (best-of-n samples each prompt n times) is prefilled once, and the reference's
 prompt prefill can be kept (``Prefills``) for every policy sampled against it.
 """
@@ -98,6 +99,14 @@ class Prefills:
         return kept[2], copy.deepcopy(kept[3])
 
 
+def _policy_logp(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
+    """Log-probabilities of the sampling policy; temperature 0 is greedy (all mass on the argmax)."""
+    if cfg.temperature == 0:
+        top = logits.argmax(-1, keepdim=True)
+        return torch.full_like(logits, -math.inf).scatter(-1, top, 0.0)
+    return F.log_softmax(_filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p), -1)
+
+
 def batches(items: Sequence, size: int) -> Iterator[tuple[int, Sequence]]:
     """``(batch_index, chunk)`` pairs."""
     for b, i in enumerate(range(0, len(items), size)):
@@ -139,7 +148,7 @@ def sample(
             first = prefills.get if prefills is not None else lambda m, _b, i, k: _prefill(m, i, k)
             ref_logits, ref_cache = first(ref, b, ids, mask)
         for t in range(cfg.max_new_tokens):
-            pol_logp = F.log_softmax(_filter_logits(logits / cfg.temperature, cfg.top_k, cfg.top_p), -1)
+            pol_logp = _policy_logp(logits, cfg)
             base_logp = F.log_softmax(ref_logits if ref is not None else logits, -1)
             tok = torch.multinomial(pol_logp.exp(), 1, generator=gen).squeeze(-1)
             tok = torch.where(done, torch.full_like(tok, pad), tok)
