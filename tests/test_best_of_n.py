@@ -6,10 +6,8 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from overopt.analysis import matched_kl
 from overopt.evaluate import best_of_n_estimators as B
 
 
@@ -100,38 +98,23 @@ def test_policies_are_named_by_selector_and_n() -> None:
     ]
 
 
-def _curve_table() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """A best-of-n curve at d = 0, 1, 2 and two DAA checkpoints at d = 0.5 and 3 (out of range)."""
-    prompts = 400
-    rng = np.random.default_rng(0)
-    curve = pd.DataFrame({"policy": ["c/n-1", "c/n-2", "c/n-4"], "sqrt_kl": [0.0, 1.0, 2.0]})
-    daa = pd.DataFrame({"policy": ["d/a", "d/b"], "sqrt_kl": [0.5, 3.0]})
-    base = rng.random(prompts) * 0.5
-    samples = {
-        ("s", "c/n-1"): base,
-        ("s", "c/n-2"): base + 0.2,
-        ("s", "c/n-4"): base + 0.3,
-        ("s", "d/a"): base + 0.1 - 0.05,  # the curve at d = 0.5 is base + 0.1
-        ("s", "d/b"): base + 0.9,
-    }
-    return daa, curve, samples
+def _envelope(daa_wins: list[float], replicates: int = 1) -> float:
+    """D of ``best_vs_envelope`` for checkpoints at d = 0.5 and 3 with mean wins ``daa_wins`` above a
+    shared prompt base, against a baseline at d = 0, 1, 2 with wins +0, +0.2, +0.3 (no noise)."""
+    from overopt.analysis import criteria as C
+
+    base = np.random.default_rng(0).random(400) * 0.5
+    curve = np.stack([base, base + 0.2, base + 0.3], axis=-1)
+    daa = np.stack([base + w for w in daa_wins], axis=-1)
+    reps = lambda x: np.repeat(x[None], replicates, axis=0)  # noqa: E731
+    d, base_d = np.array([[0.5, 3.0]] * replicates), np.array([[0.0, 1.0, 2.0]] * replicates)
+    return C.best_vs_envelope(reps(daa), d, reps(curve), base_d, (50, 0.95, 0)).value
 
 
-def test_matched_kl_interpolates_the_curve_at_each_checkpoint() -> None:
-    daa, curve, samples = _curve_table()
-    got = matched_kl.compare(daa, curve, samples, "s", 200, 0.95, 0)
-    assert got.n_matched == 1 and got.n_out_of_range == 1
-    assert got.diff == pytest.approx(-0.05)
-    assert got.side == "below"
-    above = matched_kl.compare(
-        daa, curve, {**samples, ("s", "d/a"): samples[("s", "d/a")] + 0.1}, "s", 200, 0.95, 0
-    )
-    assert above.diff == pytest.approx(0.05) and above.side == "above"
-
-
-def test_noise_alone_is_level() -> None:
-    daa, curve, samples = _curve_table()
-    rng = np.random.default_rng(1)
-    noisy = {**samples, ("s", "d/a"): samples[("s", "c/n-1")] + 0.1 + rng.normal(0, 0.3, 400) - 0.0}
-    noisy[("s", "d/a")] -= noisy[("s", "d/a")].mean() - (samples[("s", "c/n-1")].mean() + 0.1)
-    assert matched_kl.compare(daa, curve, noisy, "s", 500, 0.95, 0).side == "level"
+@pytest.mark.parametrize("replicates", [1, 3])
+def test_the_best_checkpoint_meets_the_baselines_best_within_its_kl(replicates: int) -> None:
+    """The best checkpoint at d = 0.5 meets the baseline's best up to its first point at or beyond
+    0.5 (d = 1: +0.2); the best at d = 3, beyond the baseline's reach, meets its best point (+0.3)."""
+    assert _envelope([0.35, 0.1], replicates) == pytest.approx(0.35 - 0.2)
+    assert _envelope([0.1, 0.9], replicates) == pytest.approx(0.9 - 0.3)
+    assert _envelope([0.05, -0.2], replicates) == pytest.approx(0.05 - 0.2)  # the baseline wins: D < 0

@@ -127,7 +127,9 @@ def test_findings_markdown_is_deterministic_and_complete() -> None:
     assert text == fd.findings_markdown(p.ev.copy(), None, dict(toy), SPECS, pooled=p, bootstrap=QUICK)
     for title in (*(f"## Finding {i}:" for i in range(1, 7)), "## Scaling-law form:"):
         assert title in text
-    assert "- replicates: 3;" in text and "**Null.**" in text and "robust to seed" in text
+    assert "- replicates: 3;" in text and "**Null.**" in text and "robust to seed" not in text
+    assert "**Family-wise rule.** Holm's step-down rule at 5%" in text
+    assert "selection-proof across seeds and prompts" in text
     assert "## Finding 6: partly" in text and "OOD gain CI above 0" in text
     assert "## Finding 6: not tested" in fd.findings_markdown(
         p.ev, None, None, SPECS, pooled=p, bootstrap=QUICK
@@ -155,3 +157,37 @@ def test_finding3_compares_sizes_at_matched_sqrt_kl(gap: float) -> None:
     f3 = fd.FINDINGS.get("3")(tables(study(curves)))
     b = [c for c in f3.cases if c.labels[2].startswith("√KL")]
     assert b and all(c.holds is (gap > 0) for c in b), [(c.labels, c.estimate) for c in b]
+
+
+def test_holm_holds_a_case_only_below_its_step_down_threshold() -> None:
+    """p-values 0.001, 0.014, 0.02 of three cases whose CIs all lie above 0: Holm at 5% two-sided
+    (2.5% on the claimed side) passes the smallest (< 0.025 / 3), stops at the second (not below
+    0.025 / 2), so the third fails too, though 0.02 < 0.025 alone."""
+    from overopt.analysis.findings.base import Case, holm
+
+    cases = [Case((str(i),), None, True, p, True) for i, p in enumerate((0.02, 0.001, 0.014))]
+    assert [c.holds for c in holm(cases)] == [False, True, False]
+    assert [c.holds for c in holm(cases[:1])] == [True]
+    untestable = Case(("x",), None, None)
+    assert holm([untestable, *cases])[0].holds is None and all(c.adjusted for c in holm(cases))
+
+
+def test_a_cases_p_value_agrees_with_its_ci() -> None:
+    """With replicates, p < 0.025 exactly when the t interval lies above 0; with one, when the
+    prompt bootstrap's percentile interval does."""
+    from overopt.analysis import criteria as C
+    from overopt.analysis.findings.base import above, case
+
+    rng = np.random.default_rng(3)
+    for shift in (0.0, 0.01, 0.02, 0.04):
+        for reps in (1, 3):
+            c = case(("x",), C.mean_of(rng.normal(shift, 0.2, (reps, 400)), (400, 0.95, 1)), above())
+            assert c.ci == (c.p < 0.025) or abs(c.p - 0.025) < 0.004, (shift, reps, c.p, c.estimate)
+
+
+def test_a_finding_of_many_flat_cases_is_not_partly_by_chance() -> None:
+    """Twelve flat (size, objective) pairs: under the CI alone, one would hold in about a quarter of
+    such studies; under the family's Holm rule none holds here."""
+    flat = {(s, o): {0.1: np.full(8, SFT)} for s in ("s", "m", "l", "xl") for o in ("dpo", "ipo", "rdpo")}
+    f = fd.FINDINGS.get("fit")(tables(study(flat, noise=0.2)))
+    assert all(c.adjusted for c in f.cases) and not any(c.holds for c in f.cases)

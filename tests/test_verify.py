@@ -19,7 +19,7 @@ FINDINGS = """# Findings
 """
 
 
-def study(root: Path, win: float = 0.6) -> Path:
+def study(root: Path, win: float = 0.6, replicates: int | None = None) -> Path:
     """A tree shaped like a study's results: a model, samples, the evaluations table, findings."""
     (root / "results" / "models" / "s" / "sft").mkdir(parents=True)
     (root / "results" / "models" / "s" / "sft" / "model.safetensors").write_bytes(b"weights")
@@ -29,7 +29,7 @@ def study(root: Path, win: float = 0.6) -> Path:
     (root / "results" / ".state").mkdir()
     (root / "results" / ".state" / "x").write_text("resume state, not a result")
     (root / "results" / "tables").mkdir()
-    pd.DataFrame(
+    table = pd.DataFrame(
         [
             {
                 "model_size": "s",
@@ -48,7 +48,13 @@ def study(root: Path, win: float = 0.6) -> Path:
                 "kl_exact": 1.0,
             },
         ]
-    ).to_csv(root / "results" / "tables" / "evaluations.csv", index=False)
+    )
+    if replicates is not None:  # the same policies in every replicate; only replicate 0 gets ``win``
+        other = table.assign(win_rate=0.6, win_rate_low=0.55, win_rate_high=0.65)
+        table = pd.concat(
+            [table.assign(replicate=r) if r == 0 else other.assign(replicate=r) for r in range(replicates)]
+        )
+    table.to_csv(root / "results" / "tables" / "evaluations.csv", index=False)
     (root / "results" / "findings.md").write_text(FINDINGS)
     return root
 
@@ -128,3 +134,16 @@ def test_the_record_names_its_machine_and_a_mismatch_names_what_differs(tmp_path
     assert "cpu: recorded Some Other CPU" in out
     if numerics.applies():
         assert "'MKL_CBWR': 'COMPATIBLE'" in out
+
+
+def test_headline_numbers_are_keyed_and_compared_per_replicate(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Three replicates share their policies' names: each is recorded, and a change in the first
+    replicate alone is found (keyed by size and policy only, the last replicate would hide it)."""
+    monkeypatch.setenv(numerics.OPT_OUT, "native")
+    records = tmp_path / "records"
+    verify.record(study(tmp_path / "a", replicates=3), "config/toy.yaml", records)
+    assert len(verify.headline(tmp_path / "a")["policies"]) == 6
+    assert verify.verify(study(tmp_path / "b", win=0.9, replicates=3), "config/toy.yaml", records) == 1
+    out = capsys.readouterr().out
+    assert "replicate-0/s/dpo/beta-1/step-1: win rate 0.900 vs recorded 0.600" in out and "DIFFERS" in out
+    assert "replicate-2/s/dpo/beta-1/step-1: win rate 0.600 vs recorded 0.600" in out

@@ -17,19 +17,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from overopt.analysis.fit import basis, solve
-from overopt.analysis.matched_kl import interpolation
-from overopt.analysis.selection import held_out_gain, with_halves
+from overopt.analysis.selection import Cell, best, held_out, held_out_gain, with_folds
 from overopt.analysis.two_level import Boot, two_level
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A pooled statistic: each replicate's value, the pooled value and its CI."""
+    """A pooled statistic: each replicate's value, the pooled value and its CI, with the standard
+    error and degrees of freedom the CI was made from (the t interval value +- t_df se; with one
+    replicate the CI is the prompt bootstrap's percentile interval, kept in ``draws``)."""
 
     per_replicate: tuple[float, ...]
     value: float
     low: float
     high: float
+    se: float = math.nan
+    df: float = math.inf
+    draws: np.ndarray | None = None  # one replicate: the prompt bootstrap's draws
 
     def above(self, threshold: float = 0.0) -> bool:
         return bool(self.low > threshold)
@@ -47,7 +51,9 @@ def estimate(values: np.ndarray, statistic: Callable[[np.ndarray], float], boot:
     values = np.asarray(values, dtype=np.float64)
     per = tuple(float(statistic(values[[k]])) for k in range(values.shape[0]))
     res = two_level(values, n_boot, ci, seed, statistic)
-    return Estimate(per, float(res.estimate), float(res.low), float(res.high))
+    return Estimate(
+        per, float(res.estimate), float(res.low), float(res.high), float(res.se), float(res.df), res.draws
+    )
 
 
 def _constant(values: np.ndarray, n: int) -> np.ndarray:
@@ -61,23 +67,24 @@ def _constant(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def rise(win: np.ndarray, sft: np.ndarray, boot: Boot) -> Estimate:
-    """The selection-proof rise: the peak checkpoint chosen on one half of the prompts, its paired
-    gain over SFT measured on the other (cross-fitted; ``overopt.analysis.selection``).
+    """The selection-proof rise: the peak checkpoint chosen on other replicates and the other half
+    of the prompts, its paired gain over SFT measured on the held-out ones (cross-fitted;
+    ``overopt.analysis.selection``).
 
     ``win``: (replicates, prompts, checkpoints); ``sft``: (replicates, prompts).
     """
-    return estimate(with_halves(win - sft[..., None], boot[2]), held_out_gain, boot)
+    return estimate(with_folds(win - sft[..., None], boot[2]), held_out_gain, boot)
 
 
 def fall(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
     """How far the checkpoint at the largest sqrt(KL) lies below the peak, selection-proof: the
-    peak chosen on one half of the prompts, peak minus last measured on the other.
+    peak chosen as in ``rise``, peak minus last measured on the held-out replicate and prompts.
 
     ``d``: (replicates, checkpoints); the last checkpoint is each replicate's largest d.
     """
     last = np.argmax(d, axis=1)
     below_last = np.stack([win[r] - win[r][:, [last[r]]] for r in range(win.shape[0])])
-    return estimate(with_halves(below_last, boot[2]), held_out_gain, boot)
+    return estimate(with_folds(below_last, boot[2]), held_out_gain, boot)
 
 
 # ----- early peaks (finding 2) -------------------------------------------------------------------
@@ -222,29 +229,52 @@ def accuracy_correlation(win: np.ndarray, acc: np.ndarray, boot: Boot) -> Estima
 # ----- sharpening (beyond the paper) --------------------------------------------------------------
 
 
-def beyond_curve(
-    win: np.ndarray, d: np.ndarray, curve_win: np.ndarray, curve_d: np.ndarray, boot: Boot
-) -> Estimate | None:
-    """The best checkpoint's win rate minus a reference curve's at the same sqrt(KL), selection-proof.
+def _envelope_cell(k: int, j: int) -> Cell:
+    """The cross-fitting cell of ``best_vs_envelope`` for ``k`` checkpoints and ``j`` baseline points."""
 
-    ``curve_win`` (replicates, prompts, points) and ``curve_d`` (replicates, points): a curve
-    through d = 0 (e.g. SFT sharpened by temperature), read per prompt by linear interpolation in
-    d. Checkpoints beyond the curve's largest d in any replicate are left out; None if none is left.
+    def cell(columns: np.ndarray, r: int, chosen: np.ndarray, measured: np.ndarray) -> float:
+        d, base_d = columns[r, 0, k : 2 * k], columns[r, 0, 2 * k + j :]
+        top = int(np.argmax(chosen[:k]))
+        reach = base_d >= d[top]
+        cap = float(base_d[reach].min()) if reach.any() else math.inf
+        envelope = int(np.argmax(np.where(base_d <= cap, chosen[2 * k : 2 * k + j], -math.inf)))
+        return float(measured[top] - measured[2 * k + envelope])
+
+    return cell
+
+
+def best_vs_envelope(
+    win: np.ndarray, d: np.ndarray, base: np.ndarray, base_d: np.ndarray, boot: Boot
+) -> Estimate:
+    """The best checkpoint against the best a baseline curve reaches within the same KL, both
+    chosen held out (``overopt.analysis.selection``): like for like over the whole KL range.
+
+    ``win`` (replicates, prompts, checkpoints) with ``d`` (replicates, checkpoints): every
+    checkpoint of the objective; ``base`` (replicates, prompts, points) with ``base_d``: the
+    baseline (SFT sharpened by temperature, SFT included at d = 0; or best-of-n from n = 1). In each
+    cross-fitting cell the checkpoint with the best mean win on the other replicates and prompts is
+    chosen; the baseline's envelope at its sqrt(KL) d* is its best point (chosen the same way)
+    among those up to the first point at or beyond d* (every point if none reaches d*: the
+    baseline cannot spend more KL); the cell's value is the checkpoint's win minus that point's,
+    on the held-out replicate and prompts.
     """
+    k, j = win.shape[2], base.shape[2]
+    n = win.shape[1]
+    columns = np.concatenate([win, _constant(d, n), base, _constant(base_d, n)], axis=2)
+    cell = _envelope_cell(k, j)
+    return estimate(with_folds(columns, boot[2]), lambda v: held_out(v, cell), boot)
+
+
+def reach_share(win: np.ndarray, d: np.ndarray, base_d: np.ndarray) -> float:
+    """Share of replicates in which the baseline's largest sqrt(KL) reaches that of the checkpoint
+    chosen on the other replicates (all prompts; with one replicate, on itself)."""
     r_count = win.shape[0]
-    inside = np.all(d <= curve_d.max(axis=1, keepdims=True), axis=0) & np.all(d > 0, axis=0)
-    if not inside.any():
-        return None
-    diffs = []
+    hits = []
     for r in range(r_count):
-        order = np.argsort(curve_d[r], kind="stable")
-        cd, cw = curve_d[r][order], curve_win[r][:, order]
-        cols = []
-        for k in np.flatnonzero(inside):
-            i, j, w = interpolation(cd, float(d[r, k]))
-            cols.append(win[r][:, k] - ((1 - w) * cw[:, i] + w * cw[:, j]))
-        diffs.append(np.stack(cols, axis=-1))
-    return estimate(with_halves(np.stack(diffs), boot[2]), held_out_gain, boot)
+        others = np.arange(r_count) != r if r_count > 1 else np.ones(1, dtype=bool)
+        chosen = best(win, others)
+        hits.append(float(base_d[r].max() >= d[r, chosen]))
+    return float(np.mean(hits))
 
 
 def mean_of(values: np.ndarray, boot: Boot) -> Estimate:

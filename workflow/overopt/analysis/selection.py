@@ -1,64 +1,96 @@
-"""A rise that survives choosing the best checkpoint: the peak is chosen on one half of the
-prompts and its gain measured on the other.
+"""A "best" that survives being chosen: cross-fitted over replicates and prompts.
 
-The best of K checkpoints' gains over SFT, tested with the CI of one checkpoint, is biased
-upward by the choice: with 15 flat, noisy checkpoints it "rises" far more often than the CI's
-2.5%. Cross-fitting removes the bias. The prompts are split in two halves (a seeded permutation);
-the peak is the checkpoint with the largest mean gain on one half (over all replicates), its gain
-is measured on the other half, and the two held-out gains are averaged. The CI resamples
-replicates and prompts (``overopt.analysis.two_level``), each prompt keeping its half, and
-redoes the choice in every resample. The rise holds when the CI lies above 0.
+The best of K checkpoints, tested with the CI made for one, is biased upward by the choice: with
+flat, noisy checkpoints it "rises" far more often than the CI's 2.5%. Two kinds of luck ride on a
+checkpoint: its prompts' (which prompts it happened to do well on) and its seed's (a replicate's
+checkpoint is one draw of its training run). Choosing on half of the prompts and measuring on
+the other half removes the first, not the second: the seed's luck lies in both halves.
+
+So the best is chosen on other replicates *and* other prompts, and measured on the held-out
+replicate. The prompts are split in two halves (a seeded permutation); for every replicate r and
+half h, the best is the column with the largest mean over the replicates other than r on the
+other half, and its value is read in replicate r on half h. The statistic averages the 2R cells.
+With one replicate only the prompts are held out: the choice is then selection-proof across
+prompts, not across seeds (``across_seeds``). Every array these statistics read carries two
+extra columns, constant over prompts where they must be: each prompt's half and each replicate's
+identity, so that the two-level bootstrap (``overopt.analysis.two_level``) keeps a prompt's half
+and knows which resampled replicates are copies of one another (a copy is never "another
+replicate"; a resample made of one replicate's copies falls back to the prompts alone).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 
-from overopt.analysis.two_level import two_level
+EXTRA = 2  # trailing columns: each prompt's half, each replicate's identity
+# a cell's value from (columns, held-out replicate r, each column's mean over the replicates and
+# prompts the choice is made on, each column's mean over replicate r's held-out prompts)
+Cell = Callable[[np.ndarray, int, np.ndarray, np.ndarray], float]
 
 
-@dataclass(frozen=True)
-class HeldOutPeak:
-    """The cross-fitted gain of the chosen peak checkpoint, with its CI."""
-
-    gain: float
-    low: float
-    high: float
-    peak: int  # the checkpoint chosen on all prompts (reported, not tested)
-
-    @property
-    def rises(self) -> bool:
-        return self.low > 0.0
+def with_folds(columns: np.ndarray, seed: int) -> np.ndarray:
+    """``columns`` (replicates, prompts, K) with each prompt's half (a seeded split) and each
+    replicate's identity appended as the last two columns."""
+    columns = np.asarray(columns, dtype=np.float64)
+    r, n, _ = columns.shape
+    half = np.zeros(n)
+    half[np.random.default_rng(seed).permutation(n)[: n // 2]] = 1.0
+    rep = np.broadcast_to(np.arange(r, dtype=np.float64)[:, None, None], (r, n, 1))
+    return np.concatenate([columns, np.broadcast_to(half[None, :, None], (r, n, 1)), rep], axis=2)
 
 
-def held_out_gain(values: np.ndarray) -> float:
-    """values: (replicates, prompts, K + 1), the last column each prompt's half (0 or 1)."""
-    gains, half = values[..., :-1], values[0, :, -1]
+def across_seeds(replicates: int) -> bool:
+    """Whether a held-out choice is selection-proof across seeds as well as prompts."""
+    return replicates > 1
+
+
+def describe(replicates: int) -> str:
+    """How a "best" is chosen and measured in a study of ``replicates`` (for the findings' text)."""
+    if across_seeds(replicates):
+        return (
+            "chosen on the other replicates and the other half of the prompts and measured on the "
+            "held-out replicate and half, cross-fitted: selection-proof across seeds and prompts"
+        )
+    return (
+        "chosen on one half of the prompts and measured on the other, cross-fitted: with one replicate, "
+        "selection-proof across prompts only, not across seeds"
+    )
+
+
+def held_out(values: np.ndarray, cell: Cell) -> float:
+    """The mean of ``cell`` over the cross-fitting cells of ``values`` (``with_folds`` layout): for
+    every replicate r and half h, the choice is made on the replicates other than r (a resample of
+    one replicate's copies: on r itself) and the other half, and measured on r and h. nan if a
+    half is empty. A column's mean over replicates and prompts is the mean of its per-replicate
+    means (every replicate has the same prompts), so each half is summed once."""
+    columns = values[..., :-EXTRA]
+    half, rep = values[0, :, -2], values[:, 0, -1]
+    masks = (half == 0.0, half == 1.0)
+    if not all(m.any() for m in masks):
+        return float("nan")
+    means = [columns[:, m].mean(axis=1) for m in masks]  # each (replicates, K)
     out = []
-    for choose, measure in ((half == 0, half == 1), (half == 1, half == 0)):
-        if not choose.any() or not measure.any():
-            return float("nan")
-        peak = int(np.argmax(gains[:, choose].mean(axis=(0, 1))))
-        out.append(gains[:, measure, peak].mean())
+    for r in range(columns.shape[0]):
+        others = rep != rep[r]
+        if not others.any():
+            others = np.ones_like(others)
+        for h in (0, 1):
+            out.append(cell(columns, r, means[1 - h][others].mean(axis=0), means[h][r]))
     return float(np.mean(out))
 
 
-def with_halves(gains: np.ndarray, seed: int) -> np.ndarray:
-    """``gains`` (replicates, prompts, checkpoints) with each prompt's half (a seeded split) appended
-    as a last column: the values ``held_out_gain`` reads."""
-    gains = np.asarray(gains, dtype=np.float64)
-    r, n, _ = gains.shape
-    half = np.zeros(n)
-    half[np.random.default_rng(seed).permutation(n)[: n // 2]] = 1.0
-    return np.concatenate([gains, np.broadcast_to(half[None, :, None], (r, n, 1))], axis=2)
+def held_out_gain(values: np.ndarray) -> float:
+    """values: (replicates, prompts, K + 2) gains in ``with_folds`` layout; the best column's
+    gain, chosen on other replicates and prompts, measured on the held-out ones."""
+    return held_out(values, _gain_cell)
 
 
-def held_out_peak(gains: np.ndarray, n_boot: int, ci: float, seed: int) -> HeldOutPeak:
-    """``gains``: paired gains over SFT shaped (replicates, prompts, checkpoints)."""
-    gains = np.asarray(gains, dtype=np.float64)
-    values = with_halves(gains, seed)
-    res = two_level(values, n_boot, ci, seed + 1, statistic=held_out_gain)
-    peak = int(np.argmax(gains.mean(axis=(0, 1))))
-    return HeldOutPeak(res.estimate, res.low, res.high, peak)
+def _gain_cell(_columns: np.ndarray, _r: int, chosen: np.ndarray, measured: np.ndarray) -> float:
+    return float(measured[int(np.argmax(chosen))])
+
+
+def best(columns: np.ndarray, others: np.ndarray) -> int:
+    """The column with the largest mean over the ``others`` replicates (all prompts)."""
+    return int(np.argmax(columns[others].mean(axis=(0, 1))))

@@ -26,6 +26,7 @@ class TwoLevel:
     df: float  # Satterthwaite degrees of freedom of the t interval (inf: the prompt bootstrap alone)
     se_replicates: float  # the seed-to-seed part of the standard error
     se_prompts: float  # the part from which prompts were drawn
+    draws: np.ndarray | None = None  # one replicate: the prompt bootstrap's draws (its p-values' source)
 
 
 def _mean(values: np.ndarray) -> float:
@@ -65,7 +66,7 @@ def two_level(
     if r == 1:
         lo, hi = interval(by_prompts, ci)
         se = float(np.nanstd(by_prompts, ddof=1))
-        return TwoLevel(float(estimate), lo, hi, se, math.inf, 0.0, se)
+        return TwoLevel(float(estimate), lo, hi, se, math.inf, 0.0, se, by_prompts)
     rep_idx = np.random.default_rng(derive_seed(seed, "replicates")).integers(0, r, size=(n_boot, r))
     v_rep = float(np.var([statistic(values[i]) for i in rep_idx], ddof=1)) * r / (r - 1)
     v_within = np.mean([np.var([statistic(values[[k]][:, i]) for i in prompt_idx], ddof=1) for k in range(r)])

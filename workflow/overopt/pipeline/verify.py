@@ -83,12 +83,17 @@ def stage_of(path: str) -> str:
 
 
 def headline(root: Path) -> dict[str, Any]:
-    """Win rate (with its CI) and KL per policy, and the findings' verdict lines."""
+    """Win rate (with its CI) and KL per policy of each replicate, and the findings' verdict lines.
+
+    A policy's key is ``replicate-<r>/<size>/<policy>`` (``<size>/<policy>`` in a table without a
+    replicate column), so every replicate's numbers are recorded and compared, not only the last.
+    """
     import pandas as pd
 
     table = pd.read_csv(root / "results" / "tables" / "evaluations.csv")
+    replicated = "replicate" in table.columns
     policies = {
-        f"{row.model_size}/{row.policy}": {
+        (f"replicate-{int(row.replicate)}/" if replicated else "") + f"{row.model_size}/{row.policy}": {
             k: float(getattr(row, k)) for k in ("win_rate", "win_rate_low", "win_rate_high", "kl_exact")
         }
         for row in table.itertuples()

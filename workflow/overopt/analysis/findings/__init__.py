@@ -15,8 +15,11 @@ replicates, with a 95% CI from the two-level bootstrap over replicates and promp
 (``overopt.analysis.criteria``), and the case holds when the CI lies on the claimed side of its
 threshold. One rule turns cases into a verdict, for every finding (``overopt.core.verdicts.graded``):
 *reproduced* when every case holds, *partly* when some do, *not reproduced* when none does, *not
-tested* when the study has no case. A case is *robust to seed* when, besides, every replicate's own
-value lies on the claimed side. What an objective is (its family, a length-regularised variant and
+tested* when the study has no case. A finding's cases are one family: a case holds when its CI
+lies on the claimed side and it passes Holm's step-down rule at 5% (two-sided) over the family
+(``base.holm``), so a finding of many cases is not "partly" by chance alone. Every "best" (a peak,
+the best checkpoint) is chosen on other replicates and prompts than it is measured on
+(``overopt.analysis.selection``). What an objective is (its family, a length-regularised variant and
 its baseline, an arm at one learning rate for every size) comes from the config, never from its
 name. All text is built with fixed number formats, so equal inputs give equal bytes.
 """
@@ -28,8 +31,9 @@ from typing import Any
 import pandas as pd
 
 from overopt.analysis import criteria as C
-from overopt.analysis.findings.base import FINDINGS, Finding, Tables, finding
+from overopt.analysis.findings.base import FAMILY_ALPHA, FINDINGS, Finding, Tables, finding
 from overopt.analysis.findings.markdown import est_cell, reps_cell, table
+from overopt.analysis.selection import describe
 from overopt.analysis.tables import daa_objectives, prepare, size_order, with_replicate
 from overopt.core.objectives import Specs
 from overopt.core.registry import import_modules
@@ -52,6 +56,18 @@ def study_numbers(t: Tables) -> list[str]:
         "",
         *table(["size", "per replicate", "pooled [95% CI]"], rows),
     ]
+
+
+def family_line(f: Finding) -> str:
+    """The finding's multiplicity rule and its result."""
+    tested = [c for c in f.cases if c.holds is not None]
+    ci = sum(bool(c.ci) for c in tested)
+    held = sum(bool(c.holds) for c in tested)
+    return (
+        f"Holm's step-down rule at {FAMILY_ALPHA:.0%} (two-sided; {FAMILY_ALPHA / 2:.1%} on the claimed "
+        f"side) over the {len(tested)} testable cases: {held} hold after adjustment, {ci} with the CI "
+        "alone."
+    )
 
 
 def all_findings(tables: Tables) -> list[tuple[str, Finding]]:
@@ -84,9 +100,11 @@ def findings_markdown(
         "statistic, the criterion and the verdict. Every statistic is computed per replicate and pooled; "
         "its 95% CI comes from a two-level bootstrap over replicates (each a redraw of every seed after "
         "the posts and gold reward) and prompts. A case holds when its CI lies on the claimed side of "
-        "its threshold. One rule for every finding: *reproduced* when every case holds, *partly* when "
-        "some do, *not reproduced* when none does, *not tested* when the study has no case. A case is "
-        "*robust to seed* when, besides, every replicate's own value is on the claimed side.",
+        "its threshold and it passes Holm's step-down rule at 5% (two-sided: 2.5% on the claimed side) "
+        "over its finding's cases, one family per finding. One rule for every finding: *reproduced* "
+        "when every case holds, *partly* when some do, *not reproduced* when none does, *not tested* "
+        'when the study has no case. Every "best" (finding 1\'s peak, the best checkpoint against '
+        "temperature and best-of-n) is " + describe(len(reps)) + ".",
         "",
         f"- replicates: {len(reps)}; model sizes, smallest first (config order): {', '.join(size_order(ev))}",
         f"- objectives: {', '.join(daa_objectives(ev, specs)) or 'none'}"
@@ -107,7 +125,10 @@ def findings_markdown(
             lines += [f"**Null.** {f.null}", ""]
         if f.statistic:
             lines += [f"**Statistic.** {f.statistic}", ""]
-        lines += [f"**Criterion.** {f.criterion}", "", f"**Result.** {f.summary}."]
+        lines += [f"**Criterion.** {f.criterion}", ""]
+        if f.cases:
+            lines += [f"**Family-wise rule.** {family_line(f)}", ""]
+        lines += [f"**Result.** {f.summary}."]
         if f.body:
             lines += ["", *f.body]
     return "\n".join(lines) + "\n"

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from overopt.analysis import criteria as C
@@ -30,40 +31,107 @@ MATCHED_D = (0.5, 1.0)  # sqrt(KL) at which fitted curves are compared (finding 
 PAPER_RATIO = 0.5  # the paper's RMSE ratio of the RL form to the quadratic (about half)
 
 
+FAMILY_ALPHA = 0.05  # Holm's family-wise level, two-sided (0.025 on the claimed side, as one 95% CI)
+
+
 @dataclass(frozen=True)
 class Case:
-    """One case of a finding: its labels, its pooled statistic, whether it holds and is robust."""
+    """One case of a finding: its labels, its pooled statistic, its one-sided p-value against the
+    claimed side, whether its CI alone lies on that side (``ci``) and whether it holds: after
+    ``holm`` over the finding's family, the family-wise decision (before, the CI's)."""
 
     labels: tuple[str, ...]
     estimate: Estimate | None
     holds: bool | None  # None: not testable (e.g. outside the observed sqrt(KL) range)
-    robust: bool | None = None
+    p: float | None = None
+    ci: bool | None = None
+    adjusted: bool = False
 
 
-def case(labels: Sequence[str], est: Estimate | None, test: Callable[[float, float, float], bool]) -> Case:
-    """A case whose statistic holds when ``test(value, low, high)``; robust when every replicate's
-    own value passes ``test(v, v, v)`` too."""
+@dataclass(frozen=True)
+class Side:
+    """The claimed side of a threshold (``above``, ``below``) or a band (``within``): a test of a
+    CI and the one-sided p-value of the statistic against it (the t distribution the CI was made
+    from; the larger of the two for a band, an intersection-union test)."""
+
+    low_bound: float = -math.inf
+    high_bound: float = math.inf
+
+    def __call__(self, _value: float, low: float, high: float) -> bool:
+        return bool(low > self.low_bound and high < self.high_bound)
+
+    def p(self, est: Estimate) -> float:
+        """One-sided p against the claimed side: from the t distribution of the CI, or with one
+        replicate from the prompt bootstrap's draws (the share on the wrong side, as its percentile
+        CI reads them); the larger of the two sides for a band."""
+        from scipy import stats
+
+        def tail(bound: float, upper: bool) -> float:  # P(statistic on the wrong side of bound)
+            if est.draws is not None:
+                draws = est.draws[np.isfinite(est.draws)]
+                return float(np.mean(draws >= bound if upper else draws <= bound)) if len(draws) else 1.0
+            if not est.se > 0:
+                return float(est.value >= bound if upper else est.value <= bound)
+            z = (bound - est.value) / est.se if upper else (est.value - bound) / est.se
+            return float(stats.t.sf(z, est.df)) if math.isfinite(est.df) else float(stats.norm.sf(z))
+
+        ps = [0.0]
+        if math.isfinite(self.low_bound):
+            ps.append(tail(self.low_bound, upper=False))
+        if math.isfinite(self.high_bound):
+            ps.append(tail(self.high_bound, upper=True))
+        return max(ps)
+
+
+def case(labels: Sequence[str], est: Estimate | None, test: Side) -> Case:
+    """A case whose statistic holds when its CI lies on ``test``'s side (until ``holm`` adjusts)."""
     if est is None or not all(math.isfinite(x) for x in (est.value, est.low, est.high)):
         return Case(tuple(labels), est, None)
-    holds = bool(test(est.value, est.low, est.high))
-    robust = holds and all(math.isfinite(v) and test(v, v, v) for v in est.per_replicate)
-    return Case(tuple(labels), est, holds, bool(robust))
+    holds = test(est.value, est.low, est.high)
+    return Case(tuple(labels), est, holds, test.p(est), holds)
 
 
-def above(threshold: float = 0.0) -> Callable[[float, float, float], bool]:
-    return lambda _v, low, _high: low > threshold
+def above(threshold: float = 0.0) -> Side:
+    return Side(low_bound=threshold)
 
 
-def below(threshold: float = 0.0) -> Callable[[float, float, float], bool]:
-    return lambda _v, _low, high: high < threshold
+def below(threshold: float = 0.0) -> Side:
+    return Side(high_bound=threshold)
 
 
-def within(low_bound: float, high_bound: float) -> Callable[[float, float, float], bool]:
-    return lambda _v, low, high: low > low_bound and high < high_bound
+def within(low_bound: float, high_bound: float) -> Side:
+    return Side(low_bound, high_bound)
+
+
+def holm(cases: Sequence[Case], alpha: float = FAMILY_ALPHA) -> list[Case]:
+    """The family's cases with ``holds`` decided by Holm's step-down rule at family-wise level
+    ``alpha`` (two-sided; alpha / 2 on the claimed side): sorted by p, the i-th smallest of m
+    testable cases holds while every p up to it is below (alpha / 2) / (m - i + 1). A case holds
+    only if its CI lies on the claimed side too. Untestable cases stay untestable."""
+    tested = sorted((c.p, i) for i, c in enumerate(cases) if c.holds is not None and c.p is not None)
+    m, passed = len(tested), set()
+    for rank, (p, i) in enumerate(tested):
+        if not p < (alpha / 2) / (m - rank):
+            break
+        passed.add(i)
+    return [
+        replace(c, holds=None if c.holds is None else bool(i in passed and c.ci), adjusted=True)
+        for i, c in enumerate(cases)
+    ]
+
+
+def holm_groups(groups: dict[str, list[Case]], alpha: float = FAMILY_ALPHA) -> dict[str, list[Case]]:
+    """``holm`` over the union of a finding's sub-claims' cases (one family), regrouped."""
+    flat = holm([c for v in groups.values() for c in v], alpha)
+    out, i = {}, 0
+    for key, v in groups.items():
+        out[key], i = flat[i : i + len(v)], i + len(v)
+    return out
 
 
 def verdict(cases: Iterable[Case | bool]) -> str:
-    """The one rule: reproduced if every testable case holds, partly if some, not reproduced if none."""
+    """The one rule: reproduced if every testable case holds, partly if some, not reproduced if none.
+    A finding's cases are first adjusted as one family (``holm``)."""
     flags = [c if isinstance(c, bool) else c.holds for c in cases]
     return graded([f for f in flags if f is not None])
 
@@ -145,10 +213,12 @@ def finding(
 
 
 def both(labels: Sequence[str], first: Case, second: Case, est: Estimate | None = None) -> Case:
-    """A case that holds when ``first`` and ``second`` both do (untestable if either is), robust
-    when both are; ``est`` the statistic it shows."""
-    holds = None if None in (first.holds, second.holds) else bool(first.holds and second.holds)
-    return Case(tuple(labels), est, holds, bool(first.robust and second.robust))
+    """A case that holds when ``first`` and ``second`` both do (untestable if either is); its p
+    is the larger of theirs (an intersection-union test); ``est`` the statistic it shows."""
+    if None in (first.holds, second.holds):
+        return Case(tuple(labels), est, None)
+    holds = bool(first.holds and second.holds)
+    return Case(tuple(labels), est, holds, max(first.p or 0.0, second.p or 0.0), holds)
 
 
 def not_tested(number: str, claim: str, why: str = "no per-prompt samples") -> Finding:

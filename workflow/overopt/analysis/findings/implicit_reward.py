@@ -11,6 +11,7 @@ from overopt.analysis.findings.base import (
     Tables,
     case,
     finding,
+    holm,
     not_tested,
     verdict,
     within,
@@ -50,6 +51,7 @@ def finding5(t: Tables) -> Finding:
                 continue
             est = C.accuracy_correlation(p.stack(size, policies), acc, t.boot("implicit", size, column))
             cases.append(case((size, label, str(len(policies))), est, within(-R_SMALL, R_SMALL)))
+    cases = holm(cases)
     body = table(
         ["size", "accuracy on", "checkpoints", *CASE_HEADER], [[*c.labels, *case_cells(c, 2)] for c in cases]
     )

@@ -12,6 +12,7 @@ from overopt.analysis.findings.base import (
     both,
     case,
     finding,
+    holm_groups,
     not_tested,
     verdict,
 )
@@ -94,6 +95,7 @@ def finding4(t: Tables) -> Finding:
         "c": "(c) the length-regularised objective still shows a hump (finding 1's criterion; rise shown)",
         "d": "(d) length regularisation shortens the samples: its mean length minus its baseline's (tokens)",
     }
+    sub = holm_groups(sub)
     lines: list[str] = []
     for key, cases in sub.items():
         lines += [

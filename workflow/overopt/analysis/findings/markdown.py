@@ -51,20 +51,22 @@ def reps_cell(e: Estimate | None, digits: int = 3) -> str:
     return "n/a" if e is None else " / ".join(fmt(v, digits) for v in e.per_replicate)
 
 
+def p_cell(p: float | None) -> str:
+    """A one-sided p-value, fixed format (``<0.0001`` below)."""
+    if p is None:
+        return "n/a"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
 def case_cells(c: Case, digits: int = 3) -> list[str]:
-    """Per-replicate values, pooled value [CI], holds, robust to seed."""
-    return [reps_cell(c.estimate, digits), est_cell(c.estimate, digits), yes(c.holds), yes(c.robust)]
+    """Per-replicate values, pooled value [CI], one-sided p, holds (after the family's Holm rule)."""
+    return [reps_cell(c.estimate, digits), est_cell(c.estimate, digits), p_cell(c.p), yes(c.holds)]
 
 
-CASE_HEADER = ["per replicate", "pooled [95% CI]", "holds", "robust to seed"]
+CASE_HEADER = ["per replicate", "pooled [95% CI]", "p (one-sided)", "holds (Holm)"]
 
 
 def count(cases: Sequence[Case]) -> str:
     """``held/tested`` over the testable cases."""
     tested = [c for c in cases if c.holds is not None]
     return f"{sum(bool(c.holds) for c in tested)}/{len(tested)}"
-
-
-def robust_count(cases: Sequence[Case]) -> str:
-    tested = [c for c in cases if c.holds is not None]
-    return f"{sum(bool(c.robust) for c in tested)}/{len(tested)}"

@@ -16,6 +16,7 @@ from overopt.analysis.findings.base import (
     both,
     case,
     finding,
+    holm,
     not_tested,
     verdict,
 )
@@ -26,11 +27,12 @@ from overopt.analysis.findings.markdown import (
     count,
     est_cell,
     fmt,
+    p_cell,
     reps_cell,
-    robust_count,
     table,
     yes,
 )
+from overopt.analysis.selection import describe
 
 
 @finding("1", order=1)
@@ -39,26 +41,27 @@ def finding1(t: Tables) -> Finding:
     claim = "Every objective shows a hump: win rate rises, then falls, as sqrt(KL) grows."
     if t.pooled is None:
         return not_tested("1", claim)
-    rows, cases = [], []
+    cases, pairs = [], []
     for size in t.sizes:
         for objective in t.mains:
             if not len(t.pooled.rows(size, objective)):
                 continue
             rise, fall = rise_and_fall(t, size, objective)
-            hump = both((size, objective), rise, fall)
-            cases.append(hump)
-            rows.append(
-                [
-                    size,
-                    objective,
-                    reps_cell(rise.estimate),
-                    est_cell(rise.estimate),
-                    reps_cell(fall.estimate),
-                    est_cell(fall.estimate),
-                    yes(hump.holds),
-                    yes(hump.robust),
-                ]
-            )
+            pairs.append((rise, fall))
+            cases.append(both((size, objective), rise, fall))
+    cases = holm(cases)
+    rows = [
+        [
+            *hump.labels,
+            reps_cell(rise.estimate),
+            est_cell(rise.estimate),
+            reps_cell(fall.estimate),
+            est_cell(fall.estimate),
+            p_cell(hump.p),
+            yes(hump.holds),
+        ]
+        for hump, (rise, fall) in zip(cases, pairs, strict=True)
+    ]
     body = table(
         [
             "size",
@@ -67,25 +70,27 @@ def finding1(t: Tables) -> Finding:
             "rise pooled [95% CI]",
             "fall per replicate",
             "fall pooled [95% CI]",
-            "hump",
-            "robust to seed",
+            "p (one-sided, the larger)",
+            "hump (Holm)",
         ],
         rows,
     )
     return Finding(
         "1",
         claim,
-        "per (size, objective), over all checkpoints of all betas: the rise holds when its CI lies "
-        "above 0, the fall when its CI lies above 0; a case holds when both do.",
+        "per (size, objective), over all checkpoints of all betas: a case (a hump) holds when the CIs "
+        "of both its rise and its fall lie above 0 and it passes the family's Holm rule with the "
+        "larger of their p-values.",
         verdict(cases),
-        f"{count(cases)} (size, objective) pairs show a hump ({robust_count(cases)} robust to seed)",
+        f"{count(cases)} (size, objective) pairs show a hump",
         body,
         null="no hump: the best checkpoint gains nothing over SFT once the choice of the best is "
         "accounted for (rise = 0), or the checkpoint at the largest sqrt(KL) is level with it (fall = 0).",
-        statistic="rise: the peak checkpoint is chosen on one half of the prompts and its paired win-rate "
-        "gain over SFT measured on the other half, cross-fitted (the best of many checkpoints tested "
-        "with a CI made for one is inflated by the choice); fall: the same held-out peak's win rate "
-        "minus that of the checkpoint at the largest sqrt(KL) (each replicate's own).",
+        statistic=f"rise: the paired win-rate gain over SFT of the peak checkpoint, "
+        f"{describe(len(t.pooled.replicates))} (the best of many checkpoints tested with a CI made "
+        "for one is inflated by the choice, and a replicate's seed luck lies in both halves of its "
+        "prompts); fall: the same held-out peak's win rate minus that of the checkpoint at the "
+        "largest sqrt(KL) (each replicate's own).",
         cases=tuple(cases),
     )
 
@@ -138,7 +143,8 @@ def finding2(t: Tables) -> Finding:
         if high
         else Case(("low-beta runs", "vs larger betas"), None, None)
     )
-    cases = [vs_chance, vs_high]
+    cases = holm([vs_chance, vs_high])
+    vs_chance, vs_high = cases
     body = [
         f"- low-beta runs: {len(low)} per replicate; larger-beta runs (the control): {len(high)}; "
         f"share of a low-beta run's checkpoints at epoch fraction <= {EARLY:g} (chance): {fmt(base, 2)}",

@@ -11,6 +11,7 @@ from overopt.analysis.findings.base import (
     above,
     case,
     finding,
+    holm_groups,
     not_tested,
     verdict,
 )
@@ -112,6 +113,7 @@ def finding3(t: Tables) -> Finding:
         "c": "(c) IPO stays at lower KL: another objective's sqrt(KL) minus IPO's at the same size and betas",
         "d": "(d) IPO over-optimises least: IPO's fitted gain minus another objective's at matched sqrt(KL)",
     }
+    sub = holm_groups(sub)
     every = [c for cs in sub.values() for c in cs]
     lines: list[str] = []
     for key, cases in sub.items():

@@ -1,0 +1,201 @@
+"""Simulated replicated studies with the variance components of a real one, to check the findings'
+statistics: their false-positive rate, their CIs' coverage and their power.
+
+A policy's per-prompt win probability in replicate r is modelled as
+
+    w[r, i, k] = mu[k] + a[i] + b[r, i] + s[r, k] + e[r, i, k]
+
+``mu``: the true curve over the policies (SFT and checkpoints); ``a``: the prompt's difficulty,
+common to every replicate and policy; ``b``: the prompt's effect in one replicate (its SFT model,
+shared by that replicate's policies); ``s``: the seed's luck of one checkpoint (the training run's
+draw, shared by every prompt: the part that cross-fitting over prompts alone cannot remove);
+``e``: the rest. ``measure`` estimates the four standard deviations from a study's
+(replicates, prompts, policies) array by the method of moments; ``DEFAULT_STUDY`` holds what it
+gave on the default study (``python -m overopt.analysis.simulate results`` prints them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from overopt.analysis import criteria as C
+from overopt.analysis.criteria import Estimate
+
+
+@dataclass(frozen=True)
+class Components:
+    """Standard deviations of the four parts of a per-prompt win probability."""
+
+    prompt: float  # a: a prompt's effect, common to every replicate and policy
+    replicate_prompt: float  # b: a prompt's effect within one replicate, common to its policies
+    seed: float  # s: a checkpoint's seed-level luck, common to every prompt
+    noise: float  # e: the rest
+
+
+# Measured on the default study (3 replicates; the median over its (size, objective) groups of
+# checkpoints, SFT included): see ``measure`` and the README's statistics section.
+DEFAULT_STUDY = Components(prompt=0.17, replicate_prompt=0.06, seed=0.03, noise=0.2)
+
+
+def measure(values: np.ndarray) -> Components:
+    """Method-of-moments estimates of the components from (replicates, prompts, policies) values.
+
+    Within a replicate, the residual of the two-way (prompt x policy) fit gives e; the covariance
+    of prompts' means across replicates gives a, their variance within one the rest of b; the
+    replicate x policy interaction of the policies' means, less e's share, gives s.
+    """
+    w = np.asarray(values, dtype=np.float64)
+    r, n, k = w.shape
+    pol = w.mean(axis=1, keepdims=True)  # (r, 1, k)
+    pr = w.mean(axis=2, keepdims=True)  # (r, n, 1)
+    grand = w.mean(axis=(1, 2), keepdims=True)
+    resid = w - pol - pr + grand
+    var_e = float((resid**2).sum() / (r * (n - 1) * (k - 1)))
+    p = pr[..., 0]  # (r, n)
+    pc = p - p.mean(axis=1, keepdims=True)
+    if r > 1:
+        covs = [float(pc[x] @ pc[y] / (n - 1)) for x in range(r) for y in range(x + 1, r)]
+        var_a = max(float(np.mean(covs)), 0.0)
+    else:
+        var_a = 0.0
+    var_p = float(np.mean(np.var(p, axis=1, ddof=1)))
+    var_b = max(var_p - var_a - var_e / k, 0.0)
+    m = pol[:, 0, :]  # (r, k)
+    if r > 1:
+        inter = m - m.mean(axis=0, keepdims=True) - m.mean(axis=1, keepdims=True) + m.mean()
+        var_s = max(float((inter**2).sum() / ((r - 1) * (k - 1))) - var_e / n, 0.0)
+    else:
+        var_s = 0.0
+    return Components(math.sqrt(var_a), math.sqrt(var_b), math.sqrt(var_s), math.sqrt(var_e))
+
+
+def study(
+    c: Components, mu: np.ndarray, replicates: int, prompts: int, rng: np.random.Generator
+) -> np.ndarray:
+    """One simulated study: (replicates, prompts, policies) values around the true curve ``mu``."""
+    mu = np.asarray(mu, dtype=np.float64)
+    k = len(mu)
+    a = rng.normal(0.0, c.prompt, size=(1, prompts, 1))
+    b = rng.normal(0.0, c.replicate_prompt, size=(replicates, prompts, 1))
+    s = rng.normal(0.0, c.seed, size=(replicates, 1, k))
+    e = rng.normal(0.0, c.noise, size=(replicates, prompts, k))
+    return mu[None, None, :] + a + b + s + e
+
+
+K = 25  # checkpoints of a simulated (size, objective): about a default-study group's
+PROMPTS = 512  # the default study's evaluation prompts
+REPLICATES = 3  # the default study's replicates
+
+
+def _d(replicates: int, k: int) -> np.ndarray:
+    """Each replicate's checkpoints' sqrt(KL): a grid from 0.1 to 3 (the default study's range)."""
+    return np.tile(np.linspace(0.1, 3.0, k), (replicates, 1))
+
+
+def _rise(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+    w = study(c, np.zeros(K + 1), r, PROMPTS, rng)
+    return C.rise(w[..., 1:], w[..., 0], boot)
+
+
+def _fall(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+    w = study(c, np.zeros(K), r, PROMPTS, rng)
+    return C.fall(w, _d(r, K), boot)
+
+
+def _gain_gap(at: float) -> Scenario:
+    def run(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+        d = np.concatenate([np.zeros((r, 1)), _d(r, K)], axis=1)
+        mu = d[0] * (0.1 - 0.05 * np.log(np.where(d[0] > 0, d[0], 1.0)))  # one RL-form curve for both
+        a, b = study(c, mu, r, PROMPTS, rng), study(c, mu, r, PROMPTS, rng)
+        return C.fitted_gain_gap(a, d, b, d, at, boot)
+
+    return run
+
+
+def _correlation(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+    w = study(c, np.zeros(K), r, PROMPTS, rng)
+    return C.accuracy_correlation(w, rng.uniform(0.5, 0.7, size=(r, K)), boot)
+
+
+def _envelope(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+    w = study(c, np.zeros(K + 8), r, PROMPTS, rng)  # the DAA's checkpoints and 8 baseline points, level
+    base_d = np.tile(np.concatenate([[0.0], np.linspace(0.2, 2.0, 7)]), (r, 1))
+    return C.best_vs_envelope(w[..., :K], _d(r, K), w[..., K:], base_d, boot)
+
+
+Scenario = Callable[[Components, np.random.Generator, tuple[int, float, int], int], Estimate]
+# each statistic a verdict rests on, in a study where its true value is 0
+NULL_SCENARIOS: dict[str, Scenario] = {
+    "rise (held-out peak gain)": _rise,
+    "fall (held-out peak minus last)": _fall,
+    "fitted gain gap at sqrt(KL) 0.5": _gain_gap(0.5),
+    "fitted gain gap at sqrt(KL) 1": _gain_gap(1.0),
+    "r (implicit accuracy vs win)": _correlation,
+    "D (best checkpoint minus envelope)": _envelope,
+}
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Over simulated studies with true value 0: how often the CI excludes 0 above (a false
+    "above" claim) and below, and how often it covers 0."""
+
+    studies: int
+    above: float
+    below: float
+    coverage: float
+
+
+def null_rates(
+    scenario: Scenario, c: Components, studies: int, n_boot: int, seed: int, replicates: int = REPLICATES
+) -> Rates:
+    """``scenario`` run on ``studies`` simulated studies (seeded), each with its two-level CI."""
+    rng = np.random.default_rng(seed)
+    ests = [scenario(c, rng, (n_boot, 0.95, seed + i), replicates) for i in range(studies)]
+    above = float(np.mean([e.low > 0 for e in ests]))
+    below = float(np.mean([e.high < 0 for e in ests]))
+    return Rates(studies, above, below, 1.0 - above - below)
+
+
+def measured(root: Path, config: str = "config/config.yaml") -> dict[str, object]:
+    """The components of every (size, objective) group of a study's results (SFT with the
+    group's checkpoints), and their medians: what ``DEFAULT_STUDY`` records."""
+    import pandas as pd
+
+    from overopt.analysis import per_prompt
+    from overopt.analysis.tables import daa_objectives, objective_specs
+    from overopt.core.config import load
+
+    table = pd.read_csv(root / "results" / "tables" / "evaluations.csv")
+    paths = sorted(str(x) for x in (root / "results" / "eval").rglob("samples.jsonl"))
+    pooled = per_prompt.load(table, paths)
+    objectives = daa_objectives(pooled.ev, objective_specs(load(root / config)["objectives"]))
+    groups, prompts = {}, 0
+    for size in sorted(set(pooled.ev["model_size"])):
+        for objective in (o for o in objectives if len(pooled.rows(size, o))):
+            values = pooled.stack(size, ["sft", *pooled.policies(size, objective)])
+            groups[f"{size}/{objective}"], prompts = asdict(measure(values)), values.shape[1]
+    median = {f: float(np.median([g[f] for g in groups.values()])) for f in asdict(DEFAULT_STUDY)}
+    return {"replicates": len(pooled.replicates), "prompts": prompts, "median": median, "groups": groups}
+
+
+def main(argv: list[str]) -> int:
+    """``ROOT``: the components measured on a study; ``--rates N``: every null scenario's rates."""
+    if argv[:1] == ["--rates"]:
+        studies = int(argv[1]) if len(argv) > 1 else 1000
+        for name, scenario in NULL_SCENARIOS.items():
+            print(name, asdict(null_rates(scenario, DEFAULT_STUDY, studies, 100, 0)), flush=True)
+        return 0
+    print(json.dumps(measured(Path(argv[0] if argv else ".")), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
