@@ -106,7 +106,7 @@ def test_best_of_n_rows_recompute_from_the_scored_samples(smoke_dir: Path):
 def test_findings_compare_the_daas_with_best_of_n(smoke_dir: Path):
     text = (smoke_dir / "results" / "findings.md").read_text()
     assert "## Beyond the paper: DAA against best-of-n:" in text
-    assert "| size | objective | checkpoints matched (fewest in a replicate) | D per replicate |" in text
+    assert "| size | objective | D per replicate | D vs proxy BoN pooled [95% CI] | p (one-sided) |" in text
     assert "calibration on the best-of-n curves" in text
 
 

@@ -4,7 +4,7 @@ Every replicate evaluates the same policies (the same grid of sizes, objectives,
 checkpoints) on the same prompts, so a policy's per-prompt values stack into an array shaped
 (replicates, prompts): the layout ``overopt.analysis.two_level`` resamples. Values (``FIELDS``):
 the judge's win probability against the reference summary, the sample's exact KL, its length in
-tokens and its log pi/ref, each sorted by prompt id. A policy's sqrt(KL) is sqrt(mean KL over
+tokens, its log pi/ref and its gold reward, each sorted by prompt id. A policy's sqrt(KL) is sqrt(mean KL over
 prompts), as in the table.
 """
 
@@ -22,17 +22,20 @@ from overopt.core import replicates as RP
 from overopt.core.io import read_jsonl
 from overopt.core.runs import policy_of_path
 
-FIELDS = ("win", "kl", "len", "logratio")  # per-prompt values read from each samples.jsonl
+FIELDS = ("win", "kl", "len", "logratio", "gold")  # per-prompt values read from each samples.jsonl
 
 
 def _field(row: dict, field: str) -> float:
-    """win: the judge's win probability; kl: the exact KL; len: tokens; logratio: log pi/ref."""
+    """win: the judge's win probability; kl: the exact KL; len: tokens; logratio: log pi/ref;
+    gold: the gold reward (nan where the task has none)."""
     if field == "win":
         return float(row["judge_prob_win"])
     if field == "kl":
         return float(row.get("kl_exact", np.nan))
     if field == "len":
         return float(row.get("n_tokens", np.nan))
+    if field == "gold":
+        return float(row.get("gold_reward", np.nan))
     if "logp_policy" not in row:
         return np.nan
     return float(row["logp_policy"]) - float(row["logp_ref"])
