@@ -9,7 +9,7 @@ from overopt.evaluate import judges
 from overopt.evaluate.best_of_n_estimators import policies as best_of_n_policies
 from overopt.evaluate.judges.cache import JUDGE_CACHE
 from overopt.pipeline.checks import check_config
-from overopt.pipeline.resources import rule_resources
+from overopt.pipeline.resources import for_attempt, rule_resources
 from overopt.pipeline.settings import code_hash, settings as rule_settings
 
 try:
@@ -140,8 +140,11 @@ def figure_caption(name):
 
 
 def res(rule, key):
-    """A resource of ``rule`` derived from the model size and config (overopt.pipeline.resources)."""
-    return lambda wc: rule_resources(config, rule, getattr(wc, "size", None))[key]
+    """A resource of ``rule`` derived from the model size and config, grown on a retry
+    (overopt.pipeline.resources)."""
+    return lambda wc, attempt: for_attempt(
+        key, rule_resources(config, rule, getattr(wc, "size", None))[key], attempt
+    )
 
 
 def resources_of(rule):

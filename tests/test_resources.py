@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from conftest import REPO
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, snakemake
 from overopt.core import config as C
 from overopt.pipeline import resources as R
 
@@ -43,3 +49,20 @@ def test_synthetic_jobs_run_on_cpu_with_small_requests():
         r = R.rule_resources(DEFAULT, rule, "l")
         assert r["gpu"] == 0 and r["mem_mb"] <= 4000
     assert R.rule_resources(DEFAULT, "figures")["mem_mb"] <= 1000
+
+
+@pytest.mark.workflow
+def test_a_retry_asks_for_more_memory_and_time(tmp_path: Path):
+    """The dry run of a second attempt (``--attempt 2``, what Snakemake passes a resubmitted job):
+    every job asks for RETRY_GROWTH times the memory and runtime of the first, the same GPUs."""
+
+    def requests(attempt: int) -> list[tuple[int, int, int]]:
+        out = snakemake(tmp_path, "-n", "--attempt", str(attempt), "results/models/xs/sft").stdout
+        found = re.findall(r"resources: .*?runtime=(\d+), gpu=(\d+), mem_mb=(\d+)", out)
+        return [(int(t), int(g), int(m)) for t, g, m in found]
+
+    first, second = requests(1), requests(2)
+    assert len(first) == len(second) >= 3  # data, tokenizer, sft
+    for (t1, g1, m1), (t2, g2, m2) in zip(first, second, strict=True):
+        assert (t2, g2, m2) == (math.ceil(t1 * R.RETRY_GROWTH), g1, math.ceil(m1 * R.RETRY_GROWTH))
+    assert R.for_attempt("gpu", 2, 3) == 2 and R.for_attempt("mem_mb", 1000, 3) == 2250

@@ -164,6 +164,18 @@ def null_rates(
     return Rates(studies, above, below, 1.0 - above - below)
 
 
+def rise_power(c: Components, effect: float, replicates: int, studies: int, n_boot: int, seed: int) -> float:
+    """How often the rise's CI lies above 0 when the true curve rises by ``effect`` over SFT (a
+    hump peaking at the ninth of ``K`` checkpoints, back to SFT's level by the seventeenth)."""
+    rng = np.random.default_rng(seed)
+    mu = np.concatenate([[0.0], effect * np.clip(1 - np.abs(np.arange(K) - 8) / 8, 0, None)])
+    found = []
+    for i in range(studies):
+        w = study(c, mu, replicates, PROMPTS, rng)
+        found.append(C.rise(w[..., 1:], w[..., 0], (n_boot, 0.95, seed + i)).low > 0)
+    return float(np.mean(found))
+
+
 def measured(root: Path, config: str = "config/config.yaml") -> dict[str, object]:
     """The components of every (size, objective) group of a study's results (SFT with the
     group's checkpoints), and their medians: what ``DEFAULT_STUDY`` records."""
@@ -187,7 +199,14 @@ def measured(root: Path, config: str = "config/config.yaml") -> dict[str, object
 
 
 def main(argv: list[str]) -> int:
-    """``ROOT``: the components measured on a study; ``--rates N``: every null scenario's rates."""
+    """``ROOT``: the components measured on a study; ``--rates N``: every null scenario's rates;
+    ``--power EFFECT [REPLICATES ...]``: the rise's power at that effect."""
+    if argv[:1] == ["--power"]:  # --power EFFECT [REPLICATES ...]: the rise's power, 200 studies each
+        effect, reps = float(argv[1]), [int(x) for x in argv[2:]] or [REPLICATES]
+        for r in reps:
+            power = rise_power(DEFAULT_STUDY, effect, r, 200, 100, 0)
+            print(f"rise {effect:+.3f}, {r} replicates: power {power:.3f}")
+        return 0
     if argv[:1] == ["--rates"]:
         studies = int(argv[1]) if len(argv) > 1 else 1000
         for name, scenario in NULL_SCENARIOS.items():

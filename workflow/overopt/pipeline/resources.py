@@ -33,6 +33,9 @@ CPU_DEFAULTS = {
     "best_of_n": (4000, 30),
 }
 
+RETRY_GROWTH = 1.5  # a retried job asks for this much more memory and time than its previous attempt
+GROWS = ("mem_mb", "runtime")  # what a retry asks more of (a job out of memory or time)
+
 HUB_DEFAULTS = {
     "gpu_mem_gb": 80,
     "achieved_tflops": 120,  # bf16 on an A100/H100-class GPU at ~40% utilisation
@@ -115,3 +118,12 @@ def rule_resources(cfg: dict[str, Any], rule: str, size: str | None = None) -> d
         "runtime": max(10, math.ceil(hours * 60)),
         "gpu": gpus,
     }
+
+
+def for_attempt(key: str, value: int, attempt: int) -> int:
+    """A resource at a job's ``attempt`` (1 the first): ``mem_mb`` and ``runtime`` grow by
+    ``RETRY_GROWTH`` with each retry (a job that ran out of memory or time asks for more), the rest
+    stay."""
+    if key not in GROWS or attempt <= 1:
+        return value
+    return math.ceil(value * RETRY_GROWTH ** (attempt - 1))
