@@ -38,7 +38,7 @@ def test_env_pins_agree_with_pyproject(env):
 def test_every_rule_with_a_script_names_an_environment():
     for smk in (REPO / "rules").glob("*.smk"):
         text = smk.read_text()
-        for block in re.split(r"\n\s*rule ", text)[1:]:
+        for block in re.split(r"^\s*rule ", text, flags=re.M)[1:]:  # a file's first rule included
             if "script:" in block:
                 name = block.split(":")[0]
                 match = re.search(r'conda:\s*\n\s*"\.\./envs/(\w+)\.yaml"', block)
