@@ -51,6 +51,21 @@ def test_false_rises_stay_within_a_point_of_nominal() -> None:
     assert float(np.mean(rises)) <= 0.035
 
 
+def test_the_seed_part_of_the_error_is_the_statistics_own() -> None:
+    """The rise's standard error matches the spread of the estimate over flat studies (its
+    replicate part from the R held-out replicate values, not from resampling replicates, which
+    inflated it by about half at R = 3) and the interval has R - 1 degrees of freedom."""
+    rng = np.random.default_rng(5)
+    found = []
+    for i in range(100):
+        w = study(DEFAULT_STUDY, np.zeros(K + 1), 3, PROMPTS, rng)
+        found.append(C.rise(w[..., 1:], w[..., 0], (40, 0.95, i)))
+    spread = float(np.std([e.value for e in found], ddof=1))
+    ratio = float(np.mean([e.se for e in found])) / spread
+    assert 0.7 <= ratio <= 1.2, ratio
+    assert all(e.df == 2 for e in found)
+
+
 def test_a_rise_is_found_more_often_with_more_replicates() -> None:
     """Power (``simulate.rise_power``, reported in the README for the study's effect sizes) grows
     with the replicates: a rise of 0.15 with the study's noise is found in at least a third of

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from overopt.analysis.fit import basis, solve
-from overopt.analysis.selection import Cell, best, held_out, held_out_gain, with_folds
+from overopt.analysis.selection import (
+    Cell,
+    best,
+    held_out,
+    held_out_cells,
+    held_out_gain,
+    held_out_gain_cells,
+    with_folds,
+)
 from overopt.analysis.two_level import Boot, two_level
 
 
@@ -45,12 +53,18 @@ class Estimate:
         return bool(self.low > low and self.high < high)
 
 
-def estimate(values: np.ndarray, statistic: Callable[[np.ndarray], float], boot: Boot) -> Estimate:
-    """``statistic`` of ``values`` (replicates, prompts, ...): per replicate, pooled, two-level CI."""
+def estimate(
+    values: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    boot: Boot,
+    per_replicate: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Estimate:
+    """``statistic`` of ``values`` (replicates, prompts, ...): per replicate, pooled, two-level CI
+    (``per_replicate``: a held-out statistic's replicate values, ``two_level``'s)."""
     n_boot, ci, seed = boot
     values = np.asarray(values, dtype=np.float64)
     per = tuple(float(statistic(values[[k]])) for k in range(values.shape[0]))
-    res = two_level(values, n_boot, ci, seed, statistic)
+    res = two_level(values, n_boot, ci, seed, statistic, per_replicate)
     return Estimate(
         per, float(res.estimate), float(res.low), float(res.high), float(res.se), float(res.df), res.draws
     )
@@ -73,7 +87,7 @@ def rise(win: np.ndarray, sft: np.ndarray, boot: Boot) -> Estimate:
 
     ``win``: (replicates, prompts, checkpoints); ``sft``: (replicates, prompts).
     """
-    return estimate(with_folds(win - sft[..., None], boot[2]), held_out_gain, boot)
+    return estimate(with_folds(win - sft[..., None], boot[2]), held_out_gain, boot, held_out_gain_cells)
 
 
 def fall(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
@@ -84,7 +98,7 @@ def fall(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
     """
     last = np.argmax(d, axis=1)
     below_last = np.stack([win[r] - win[r][:, [last[r]]] for r in range(win.shape[0])])
-    return estimate(with_folds(below_last, boot[2]), held_out_gain, boot)
+    return estimate(with_folds(below_last, boot[2]), held_out_gain, boot, held_out_gain_cells)
 
 
 # ----- early peaks (finding 2) -------------------------------------------------------------------
@@ -262,7 +276,9 @@ def best_vs_envelope(
     n = win.shape[1]
     columns = np.concatenate([win, _constant(d, n), base, _constant(base_d, n)], axis=2)
     cell = _envelope_cell(k, j)
-    return estimate(with_folds(columns, boot[2]), lambda v: held_out(v, cell), boot)
+    return estimate(
+        with_folds(columns, boot[2]), lambda v: held_out(v, cell), boot, lambda v: held_out_cells(v, cell)
+    )
 
 
 def reach_share(win: np.ndarray, d: np.ndarray, base_d: np.ndarray) -> float:

@@ -59,32 +59,41 @@ def describe(replicates: int) -> str:
     )
 
 
-def held_out(values: np.ndarray, cell: Cell) -> float:
-    """The mean of ``cell`` over the cross-fitting cells of ``values`` (``with_folds`` layout): for
-    every replicate r and half h, the choice is made on the replicates other than r (a resample of
-    one replicate's copies: on r itself) and the other half, and measured on r and h. nan if a
-    half is empty. A column's mean over replicates and prompts is the mean of its per-replicate
-    means (every replicate has the same prompts), so each half is summed once."""
+def held_out_cells(values: np.ndarray, cell: Cell) -> np.ndarray:
+    """Each replicate's value: the mean of ``cell`` over its two cross-fitting cells of ``values``
+    (``with_folds`` layout). For replicate r and half h, the choice is made on the replicates other
+    than r (a resample of one replicate's copies: on r itself) and the other half, and measured on r
+    and h. nan if a half is empty. A column's mean over replicates and prompts is the mean of its
+    per-replicate means (every replicate has the same prompts), so each half is summed once."""
     columns = values[..., :-EXTRA]
     half, rep = values[0, :, -2], values[:, 0, -1]
     masks = (half == 0.0, half == 1.0)
     if not all(m.any() for m in masks):
-        return float("nan")
+        return np.full(columns.shape[0], np.nan)
     means = [columns[:, m].mean(axis=1) for m in masks]  # each (replicates, K)
-    out = []
+    out = np.empty(columns.shape[0])
     for r in range(columns.shape[0]):
         others = rep != rep[r]
         if not others.any():
             others = np.ones_like(others)
-        for h in (0, 1):
-            out.append(cell(columns, r, means[1 - h][others].mean(axis=0), means[h][r]))
-    return float(np.mean(out))
+        out[r] = np.mean([cell(columns, r, means[1 - h][others].mean(axis=0), means[h][r]) for h in (0, 1)])
+    return out
+
+
+def held_out(values: np.ndarray, cell: Cell) -> float:
+    """The cross-fitted statistic: the mean of the replicates' ``held_out_cells``."""
+    return float(np.mean(held_out_cells(values, cell)))
 
 
 def held_out_gain(values: np.ndarray) -> float:
     """values: (replicates, prompts, K + 2) gains in ``with_folds`` layout; the best column's
     gain, chosen on other replicates and prompts, measured on the held-out ones."""
     return held_out(values, _gain_cell)
+
+
+def held_out_gain_cells(values: np.ndarray) -> np.ndarray:
+    """``held_out_gain``'s value in each replicate (its two cells' mean)."""
+    return held_out_cells(values, _gain_cell)
 
 
 def _gain_cell(_columns: np.ndarray, _r: int, chosen: np.ndarray, measured: np.ndarray) -> float:

@@ -161,7 +161,8 @@ def null_rates(
     ests = [scenario(c, rng, (n_boot, 0.95, seed + i), replicates) for i in range(studies)]
     above = float(np.mean([e.low > 0 for e in ests]))
     below = float(np.mean([e.high < 0 for e in ests]))
-    return Rates(studies, above, below, 1.0 - above - below)
+    covered = float(np.mean([e.low <= 0 <= e.high for e in ests]))  # counted, not 1 - above - below
+    return Rates(studies, above, below, covered)
 
 
 def rise_power(c: Components, effect: float, replicates: int, studies: int, n_boot: int, seed: int) -> float:

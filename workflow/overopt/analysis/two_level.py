@@ -39,6 +39,7 @@ def two_level(
     ci: float,
     seed: int,
     statistic: Callable[[np.ndarray], float] = _mean,
+    per_replicate: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> TwoLevel:
     """A CI for ``statistic(values)``, ``values`` shaped (replicates, prompts, ...), by a
     hierarchical bootstrap over replicates and prompts.
@@ -55,6 +56,13 @@ def two_level(
     freedom (R - 1 for v_rep, n - 1 for v_common). ``tests/test_two_level.py`` checks its
     coverage on simulated data of known variances. One replicate: the prompt bootstrap's
     percentile interval (``mean_ci``'s, for any statistic).
+
+    ``per_replicate`` (a statistic that is the mean of R per-replicate values, each made with the
+    other replicates, as ``overopt.analysis.selection``'s held-out choices are): v_rep is the
+    variance of those R values over R, with R - 1 degrees of freedom for the whole interval (the
+    t interval of a mean of R independent values, widened by v_common; conservative where
+    v_common is large). Resampling replicates would mix in copies, which such a statistic cannot
+    treat as other replicates.
     """
     from scipy import stats
 
@@ -67,12 +75,18 @@ def two_level(
         lo, hi = interval(by_prompts, ci)
         se = float(np.nanstd(by_prompts, ddof=1))
         return TwoLevel(float(estimate), lo, hi, se, math.inf, 0.0, se, by_prompts)
-    rep_idx = np.random.default_rng(derive_seed(seed, "replicates")).integers(0, r, size=(n_boot, r))
-    v_rep = float(np.var([statistic(values[i]) for i in rep_idx], ddof=1)) * r / (r - 1)
+    if per_replicate is None:
+        rep_idx = np.random.default_rng(derive_seed(seed, "replicates")).integers(0, r, size=(n_boot, r))
+        v_rep = float(np.var([statistic(values[i]) for i in rep_idx], ddof=1)) * r / (r - 1)
+    else:
+        v_rep = float(np.var(per_replicate(values), ddof=1)) / r
     v_within = np.mean([np.var([statistic(values[[k]][:, i]) for i in prompt_idx], ddof=1) for k in range(r)])
     v_common = max(float(np.var(by_prompts, ddof=1)) - v_within / r, 0.0) * r / (r - 1)
     v = v_rep + v_common
-    df = v**2 / (v_rep**2 / (r - 1) + v_common**2 / (n - 1)) if v > 0 else math.inf
+    if per_replicate is not None:
+        df = float(r - 1)
+    else:
+        df = v**2 / (v_rep**2 / (r - 1) + v_common**2 / (n - 1)) if v > 0 else math.inf
     half = float(stats.t.ppf((1 + ci) / 2, df)) * math.sqrt(v)
     return TwoLevel(
         float(estimate),
