@@ -88,6 +88,10 @@ BAD = {
         lambda c: c["toy_mdp"].update(lr=c["toy_mdp"].pop("learning_rate")),
         ["'toy_mdp.lr' was renamed", "'toy_mdp.learning_rate'"],
     ),
+    "unknown labels": (
+        lambda c: c["objectives"]["dpo"].update(labels="random"),
+        ["objectives.dpo.labels", "'random'"],
+    ),
     "per-size checkpoints": (
         lambda c: c["models"]["s"].update(daa={"checkpoints": 2}),
         ["models.s.daa.checkpoints"],

@@ -21,7 +21,7 @@ from overopt.core.runs import Run
 from overopt.lm.models import load_model
 from overopt.lm.scoring import completion_ids, sequence_logps
 from overopt.lm.tokenizer import load_tokenizer
-from overopt.train.daa import DAATrainer, dpo_config, pairs_dataset
+from overopt.train.daa import DAATrainer, dpo_config, pairs_dataset, shuffle_labels, swapped
 
 CFG = yaml.safe_load(SMOKE.read_text())
 
@@ -75,6 +75,54 @@ def test_trainer_loss_is_the_formula(smoke_dir: Path, tmp_path: Path, loss_type:
         want = float(((h - 1 / (2 * beta)) ** 2).mean())
     assert abs(h).max() > 0.01
     assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+
+
+def test_the_shuffled_label_control_swaps_a_fixed_half_of_the_pairs():
+    """``labels: shuffled``: the same half of the pairs swapped every time (by id), about half."""
+    pairs = [{"id": f"p{i}", "prompt": "x", "chosen": f"c{i}", "rejected": f"r{i}"} for i in range(2000)]
+    out = shuffle_labels(pairs)
+    flipped = [
+        q["chosen"] == p["rejected"] and q["rejected"] == p["chosen"] for p, q in zip(pairs, out, strict=True)
+    ]
+    assert 0.45 < sum(flipped) / len(pairs) < 0.55
+    assert flipped == [swapped(p["id"]) for p in pairs] and out == shuffle_labels(pairs)
+    assert all(not q.get("swapped") for q, f in zip(out, flipped, strict=True) if not f)
+
+
+def test_the_shuffled_control_trains_on_the_negated_margin_of_swapped_pairs(smoke_dir: Path, tmp_path: Path):
+    """The control's DPO loss is the formula with h negated on the swapped pairs: their reference
+    log-probs are swapped with their sides."""
+    sft = str(smoke_dir / "results" / "models" / "s" / "sft")
+    pairs = read_jsonl(smoke_dir / "results" / "preferences" / "preferences.jsonl")[:16]
+    ref = {r["id"]: r for r in read_jsonl(smoke_dir / "results" / "ref_logps" / "s.jsonl")}
+    flip = torch.tensor([swapped(str(p["id"])) for p in pairs])
+    assert 0 < int(flip.sum()) < len(pairs)
+    tok, model = load_tokenizer(sft), load_model(sft)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p, generator=torch.Generator().manual_seed(0)))
+    beta = 0.5
+    args = dpo_config({**CFG["daa"], "batch_size": 16}, {"loss_type": "sigmoid"}, beta, str(tmp_path), 0)
+    trainer = DAATrainer(
+        model=model,
+        args=args,
+        train_dataset=pairs_dataset(shuffle_labels(pairs), ref),
+        processing_class=tok,
+        run=Run("s", "dpo_shuffled", str(beta)),
+    )
+    loader = torch.utils.data.DataLoader(
+        trainer.train_dataset, batch_size=16, collate_fn=trainer.data_collator
+    )
+    model.eval()
+    with torch.no_grad():
+        got = float(trainer.compute_loss(model, next(iter(loader))))
+    prompts = [p["prompt"] for p in pairs]
+    pw = torch.tensor(sequence_logps(model, tok, prompts, [p["chosen"] for p in pairs]))
+    pl = torch.tensor(sequence_logps(model, tok, prompts, [p["rejected"] for p in pairs]))
+    rw = torch.tensor([ref[p["id"]]["ref_chosen_logps"] for p in pairs], dtype=torch.float64)
+    rl = torch.tensor([ref[p["id"]]["ref_rejected_logps"] for p in pairs], dtype=torch.float64)
+    h = torch.where(flip, -1.0, 1.0) * ((pw - rw) - (pl - rl))
+    assert got == pytest.approx(float(daa_loss("sigmoid", beta, h).mean()), rel=1e-4, abs=1e-5)
 
 
 def test_summed_ipo_is_its_formula_on_hand_computed_margins():

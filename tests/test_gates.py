@@ -89,3 +89,22 @@ def test_the_gates_judge_a_finished_study(smoke_dir, capsys) -> None:
     for name in ("room beyond sharpening", "negative control", "sizes that differ", "a fall at every size"):
         assert re.search(rf"^(PASS|FAIL)  {name}$", out, re.M), out
     assert re.search(r"^FAIL  negative control$", out, re.M) and "not tested" in out
+
+
+def test_a_shuffled_label_control_is_not_one_of_the_studys_objectives() -> None:
+    """``labels: shuffled`` makes an objective a negative control: the findings and figures leave
+    it out (``daa_objectives``), the gates find it (``control_objectives``), and a length-regularised
+    objective never takes it as the objective it regularises."""
+    from overopt.analysis.tables import control_objectives, daa_objectives, objective_specs
+    from overopt.core import objectives as O
+
+    cfg = {
+        "dpo_shuffled": {"loss_type": "sigmoid", "labels": "shuffled", "betas": [0.1]},
+        "dpo": {"loss_type": "sigmoid", "betas": [0.1]},
+        "rdpo": {"loss_type": "sigmoid", "length_alpha": 0.1, "betas": [0.1]},
+    }
+    specs = objective_specs(cfg)
+    ev = pd.DataFrame({"objective": ["sft", "dpo", "dpo_shuffled", "rdpo"]})
+    assert daa_objectives(ev, specs) == ["dpo", "rdpo"]
+    assert control_objectives(ev, specs) == ["dpo_shuffled"]
+    assert O.baseline("rdpo", specs) == "dpo" and specs["dpo_shuffled"].control and not specs["dpo"].control

@@ -18,8 +18,9 @@ A design passes when all four gates pass on its pilot study (every replicate, ev
 No gate is lowered after a pilot: a design that fails one is reported as failed, with its numbers.
 
 ``python -m overopt.analysis.gates ROOT [CONFIG] [OBJECTIVE] [CONTROL]`` judges the study under
-``ROOT`` (its ``results/``; defaults ``config/config.yaml``, ``dpo``, ``dpo_shuffled``): it prints
-each gate with its numbers and exits 0 only when all four pass.
+``ROOT`` (its ``results/``; defaults ``config/config.yaml``, ``dpo`` and the config's first
+objective with ``labels: shuffled``): it prints each gate with its numbers and exits 0 only when
+all four pass.
 """
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ def evaluate(
     ]
 
 
-def judge_study(root: Path, config: str, objective: str, shuffled: str) -> list[Gate]:
-    """The gates of the study under ``root``, its bootstrap as its config's evaluation sets it."""
+def judge_study(root: Path, config: str, objective: str, shuffled: str | None) -> list[Gate]:
+    """The gates of the study under ``root``, its bootstrap as its config's evaluation sets it
+    (``shuffled`` None: the config's first shuffled-label control, if any)."""
     import pandas as pd
 
     from overopt.analysis import per_prompt
@@ -143,7 +145,10 @@ def judge_study(root: Path, config: str, objective: str, shuffled: str) -> list[
     table = pd.read_csv(root / "results" / "tables" / "evaluations.csv")
     paths = sorted(str(x) for x in (root / "results" / "eval").rglob("samples.jsonl"))
     pooled = per_prompt.load(table, paths)
-    objectives = daa_objectives(pooled.ev, objective_specs(cfg["objectives"]))
+    specs = objective_specs(cfg["objectives"])
+    objectives = daa_objectives(pooled.ev, specs)
+    if shuffled is None:
+        shuffled = next((name for name, o in specs.items() if o.control), "no shuffled-label control")
     ev = cfg["evaluation"]
     boot = (int(ev["bootstrap"]), float(ev["ci"]), int(ev["seed"]))
     return evaluate(pooled, size_order(pooled.ev), objective, shuffled, objectives, boot)
@@ -151,9 +156,9 @@ def judge_study(root: Path, config: str, objective: str, shuffled: str) -> list[
 
 def main(argv: list[str]) -> int:
     """Print every gate of a study; 0 when all pass, 1 otherwise."""
-    defaults = [".", "config/config.yaml", "dpo", "dpo_shuffled"]
-    root, config, objective, shuffled = [*argv, *defaults[len(argv) :]][:4]
-    found = judge_study(Path(root), config, objective, shuffled)
+    given = dict(enumerate(argv))
+    root, config, objective = given.get(0, "."), given.get(1, "config/config.yaml"), given.get(2, "dpo")
+    found = judge_study(Path(root), config, objective, given.get(3))
     for g in found:
         print(f"{'PASS' if g.passed else 'FAIL'}  {g.name}")
         print("\n".join(f"      {line}" for line in g.detail))

@@ -87,8 +87,22 @@ def ordered(names: Iterable[str], objectives: O.Specs) -> list[str]:
 
 
 def daa_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[str]:
-    """Every objective in the table except SFT, temperature-sharpened SFT and best-of-n."""
-    return [o for o in objective_order(evaluations["objective"], objectives) if o not in NON_DAA]
+    """Every objective in the table except SFT, temperature-sharpened SFT, best-of-n and negative
+    controls (``control_objectives``)."""
+    return [
+        o
+        for o in objective_order(evaluations["objective"], objectives)
+        if o not in NON_DAA and not (o in objectives and objectives[o].control)
+    ]
+
+
+def control_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[str]:
+    """The negative controls in the table (objectives trained on shuffled labels)."""
+    return [
+        o
+        for o in objective_order(evaluations["objective"], objectives)
+        if o in objectives and objectives[o].control
+    ]
 
 
 def best_of_n_objectives(evaluations: pd.DataFrame) -> list[str]:

@@ -153,6 +153,14 @@ class Objective:
     loss_type: str
     length_alpha: float = 0.0
     learning_rate: float | None = None  # its own DAA rate at every size, else each size's
+    labels: str = "given"  # "shuffled": a negative control (overopt.train.daa.shuffle_labels)
+
+    @property
+    def control(self) -> bool:
+        """A negative control: trained on the pairs with their labels shuffled. Not one of the
+        study's DAA objectives (the findings and figures leave it out); the pilot gates and the
+        sharpening comparison set it beside them."""
+        return self.labels == "shuffled"
 
     @property
     def arm(self) -> bool:
@@ -181,6 +189,7 @@ def specs(cfg_objectives: Mapping[str, Mapping[str, Any]]) -> dict[str, Objectiv
             str(o["loss_type"]),
             float(o.get("length_alpha") or 0.0),
             None if o.get("learning_rate") is None else float(o["learning_rate"]),
+            str(o.get("labels") or "given"),
         )
         for name, o in cfg_objectives.items()
     }
@@ -200,7 +209,11 @@ def order(names: Iterable[str], objectives: Specs) -> list[str]:
 def baseline(name: str, objectives: Specs) -> str | None:
     """The objective a length-regularised one regularises: same loss type, no length margin."""
     lr = objectives[name]
-    same = [o.name for o in objectives.values() if o.loss_type == lr.loss_type and not o.length_regularised]
+    same = [
+        o.name
+        for o in objectives.values()
+        if o.loss_type == lr.loss_type and not o.length_regularised and not o.control
+    ]
     return order(same, objectives)[0] if same else None
 
 

@@ -19,6 +19,7 @@ Differences from a plain ``DPOTrainer`` run, each a small hook:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -193,6 +194,23 @@ def fault_injection() -> list[TrainerCallback]:
     return [KillAtStep(int(step))] if step else []
 
 
+def swapped(pair_id: str) -> bool:
+    """Whether the shuffled-label control swaps this pair's sides: a fixed half of the pairs, by a
+    hash of the id (the same pairs at every size, beta and replicate; no random state involved)."""
+    return hashlib.sha256(f"shuffled-labels:{pair_id}".encode()).digest()[0] % 2 == 1
+
+
+def shuffle_labels(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The negative control's pairs (objective ``labels: shuffled``): the chosen and rejected sides
+    swapped in the half of the pairs ``swapped`` picks, so the label carries no information about
+    which side is better. ``pairs_dataset`` swaps their reference log-probs with them."""
+    flip = [swapped(str(p["id"])) for p in pairs]
+    return [
+        {**p, "chosen": p["rejected"], "rejected": p["chosen"], "swapped": True} if f else p
+        for p, f in zip(pairs, flip, strict=True)
+    ]
+
+
 def pairs_dataset(pairs: list[dict[str, Any]], ref: dict[str, dict[str, float]] | None) -> Dataset:
     """prompt / chosen / rejected (+ the shared reference log-probs when given), in file order."""
     cols: dict[str, list[Any]] = {"prompt": [], "chosen": [], "rejected": []}
@@ -205,8 +223,9 @@ def pairs_dataset(pairs: list[dict[str, Any]], ref: dict[str, dict[str, float]] 
         if ref is not None:
             if p["id"] not in ref:
                 raise ValueError(f"pair {p['id']} has no reference log-probs: rerun the ref_logps rule")
-            for key in ("ref_chosen_logps", "ref_rejected_logps"):
-                value = ref[p["id"]][key]
+            keys = ("ref_chosen_logps", "ref_rejected_logps")
+            for key, source in zip(keys, keys[::-1] if p.get("swapped") else keys, strict=True):
+                value = ref[p["id"]][source]
                 if not math.isfinite(value):
                     raise ValueError(
                         f"pair {p['id']}: non-finite reference log-prob {key}={value}; rerun ref_logps"
@@ -308,6 +327,8 @@ def train_daa(
     fit_fused_head_to_vocab(len(tokenizer))
     loss = loss_type(objective["loss_type"])
     model = load_model(sft_dir)
+    if objective.get("labels", "given") == "shuffled":
+        pairs = shuffle_labels(pairs)
     data = pairs_dataset(pairs, ref_logps)
     args = dpo_config(opts, objective, run.beta, state_dir, seed)
     trainer = DAATrainer(
