@@ -79,3 +79,15 @@ def test_a_changed_value_changes_only_the_settings_that_read_it(key: str, value,
     wc = {"size": "xs", "objective": "dpo", "beta": "1", "policy": "sft"}
     changed = {r for r in S.RULE_KEYS if S.settings(CFG, r, wc) != S.settings(edited, r, wc)}
     assert changed == readers
+
+
+def test_the_objective_specs_keys_are_every_field_specs_reads() -> None:
+    """The analysis rules see an objective through ``overopt.core.objectives.specs``: every field of
+    ``Objective`` but its name is a key their settings declare (a new field, e.g. ``labels``, is
+    otherwise missing from the config those jobs are given)."""
+    from dataclasses import fields
+
+    from overopt.core.objectives import Objective
+
+    wanted = {f"objectives.*.{f.name}" for f in fields(Objective) if f.name != "name"}
+    assert wanted == set(S.OBJECTIVE_SPECS)

@@ -10,8 +10,9 @@ common to every replicate and policy; ``b``: the prompt's effect in one replicat
 shared by that replicate's policies); ``s``: the seed's luck of one checkpoint (the training run's
 draw, shared by every prompt: the part that cross-fitting over prompts alone cannot remove);
 ``e``: the rest. ``measure`` estimates the four standard deviations from a study's
-(replicates, prompts, policies) array by the method of moments; ``DEFAULT_STUDY`` holds what it
-gave on the default study (``python -m overopt.analysis.simulate results`` prints them).
+(replicates, prompts, policies) array by the method of moments (``python -m
+overopt.analysis.simulate ROOT`` prints them for the study under ROOT); ``DEFAULT_STUDY`` holds
+the default study's.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ class Components:
     noise: float  # e: the rest
 
 
-# Measured on the default study (3 replicates; the median over its (size, objective) groups of
-# checkpoints, SFT included): see ``measure`` and the README's statistics section.
+# Provisional, on the scale of the default study's record (per-prompt noise about 0.2, a seed
+# moving a size's SFT by a few points), until ``measure`` on the default study's rerun (3
+# replicates; the median over its (size, objective) groups of checkpoints, SFT included) replaces
+# them: see the README's statistics section.
 DEFAULT_STUDY = Components(prompt=0.17, replicate_prompt=0.06, seed=0.03, noise=0.2)
 
 

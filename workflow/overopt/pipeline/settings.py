@@ -38,6 +38,7 @@ OBJECTIVE_SPECS = (  # overopt.core.objectives.specs
     "objectives.*.loss_type",
     "objectives.*.length_alpha",
     "objectives.*.learning_rate",
+    "objectives.*.labels",
 )
 LEARNING_RATES = (
     "daa.learning_rate",
