@@ -17,15 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from overopt.analysis.fit import basis, solve
-from overopt.analysis.selection import (
-    Cell,
-    best,
-    held_out,
-    held_out_cells,
-    held_out_gain,
-    held_out_gain_cells,
-    with_folds,
-)
+from overopt.analysis.selection import Cell, best, held_out_cells, held_out_gain_cells, with_folds
 from overopt.analysis.two_level import Boot, two_level
 
 
@@ -70,6 +62,12 @@ def estimate(
     )
 
 
+def held_out_estimate(values: np.ndarray, cells: Callable[[np.ndarray], np.ndarray], boot: Boot) -> Estimate:
+    """A held-out statistic (``with_folds`` layout): the mean of its per-replicate ``cells``, whose
+    spread is also its seed-to-seed error (``two_level``'s ``per_replicate``)."""
+    return estimate(values, lambda v: float(np.mean(cells(v))), boot, cells)
+
+
 def _constant(values: np.ndarray, n: int) -> np.ndarray:
     """(replicates, K) -> (replicates, n, K): a per-replicate value repeated for every prompt."""
     return np.broadcast_to(
@@ -87,7 +85,7 @@ def rise(win: np.ndarray, sft: np.ndarray, boot: Boot) -> Estimate:
 
     ``win``: (replicates, prompts, checkpoints); ``sft``: (replicates, prompts).
     """
-    return estimate(with_folds(win - sft[..., None], boot[2]), held_out_gain, boot, held_out_gain_cells)
+    return held_out_estimate(with_folds(win - sft[..., None], boot[2]), held_out_gain_cells, boot)
 
 
 def fall(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
@@ -98,7 +96,7 @@ def fall(win: np.ndarray, d: np.ndarray, boot: Boot) -> Estimate:
     """
     last = np.argmax(d, axis=1)
     below_last = np.stack([win[r] - win[r][:, [last[r]]] for r in range(win.shape[0])])
-    return estimate(with_folds(below_last, boot[2]), held_out_gain, boot, held_out_gain_cells)
+    return held_out_estimate(with_folds(below_last, boot[2]), held_out_gain_cells, boot)
 
 
 # ----- early peaks (finding 2) -------------------------------------------------------------------
@@ -276,9 +274,7 @@ def best_vs_envelope(
     n = win.shape[1]
     columns = np.concatenate([win, _constant(d, n), base, _constant(base_d, n)], axis=2)
     cell = _envelope_cell(k, j)
-    return estimate(
-        with_folds(columns, boot[2]), lambda v: held_out(v, cell), boot, lambda v: held_out_cells(v, cell)
-    )
+    return held_out_estimate(with_folds(columns, boot[2]), lambda v: held_out_cells(v, cell), boot)
 
 
 def reach_share(win: np.ndarray, d: np.ndarray, base_d: np.ndarray) -> float:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from overopt.analysis import criteria as C
-from overopt.analysis.findings.curves import checkpoint_runs
+from overopt.analysis.findings.curves import checkpoint_runs, objective_checkpoints, temperature_curve
 from overopt.analysis.per_prompt import Pooled
 from overopt.analysis.two_level import Boot
 
@@ -55,18 +55,15 @@ def _cell(e: C.Estimate) -> str:
     return f"{e.value:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
 
 
-def _temperature_curve(p: Pooled, size: str) -> tuple[np.ndarray, np.ndarray]:
-    temps = p.rows(size, "temperature").sort_values("temperature", ascending=False, kind="stable")
-    policies = ["sft", *(str(x) for x in temps["policy"])]
-    return p.stack(size, policies), p.sqrt_kl(size, policies)
+def _by_size(found: dict[str, C.Estimate | None]) -> tuple[str, ...]:
+    return tuple(f"{s}: {_cell(e) if e else 'not tested'}" for s, e in found.items())
 
 
 def _beyond(p: Pooled, size: str, objective: str, boot: Boot) -> C.Estimate | None:
     if not len(p.rows(size, objective)) or not len(p.rows(size, "temperature")):
         return None
-    policies = p.policies(size, objective)
-    base, base_d = _temperature_curve(p, size)
-    return C.best_vs_envelope(p.stack(size, policies), p.sqrt_kl(size, policies), base, base_d, boot)
+    win, d = objective_checkpoints(p, size, objective)
+    return C.best_vs_envelope(win, d, *temperature_curve(p, size), boot)
 
 
 def room(p: Pooled, sizes: list[str], objective: str, boot: Boot) -> Gate:
@@ -74,8 +71,9 @@ def room(p: Pooled, sizes: list[str], objective: str, boot: Boot) -> Gate:
     found = {s: _beyond(p, s, objective, boot) for s in sizes}
     wins = sum(bool(e is not None and e.low > 0) for e in found.values())
     need = math.ceil(ROOM_SHARE * len(sizes) - 1e-9)
-    detail = tuple(f"{s}: {_cell(e) if e else 'not tested'}" for s, e in found.items())
-    return Gate("room beyond sharpening", wins >= need, (*detail, f"{wins} of {len(sizes)} (needed {need})"))
+    return Gate(
+        "room beyond sharpening", wins >= need, (*_by_size(found), f"{wins} of {len(sizes)} (needed {need})")
+    )
 
 
 def control(p: Pooled, sizes: list[str], objective: str, boot: Boot) -> Gate:
@@ -83,9 +81,7 @@ def control(p: Pooled, sizes: list[str], objective: str, boot: Boot) -> Gate:
     found = {s: _beyond(p, s, objective, boot) for s in sizes}
     tested = [e for e in found.values() if e is not None]
     passed = len(tested) == len(sizes) and not any(e.low > 0 for e in tested)
-    return Gate(
-        "negative control", passed, tuple(f"{s}: {_cell(e) if e else 'not tested'}" for s, e in found.items())
-    )
+    return Gate("negative control", passed, _by_size(found))
 
 
 def sizes_differ(p: Pooled, sizes: list[str], boot: Boot) -> Gate:
@@ -135,16 +131,12 @@ def evaluate(
 def judge_study(root: Path, config: str, objective: str, shuffled: str | None) -> list[Gate]:
     """The gates of the study under ``root``, its bootstrap as its config's evaluation sets it
     (``shuffled`` None: the config's first shuffled-label control, if any)."""
-    import pandas as pd
-
     from overopt.analysis import per_prompt
     from overopt.analysis.tables import daa_objectives, objective_specs, size_order
     from overopt.core.config import load
 
     cfg = load(root / config)
-    table = pd.read_csv(root / "results" / "tables" / "evaluations.csv")
-    paths = sorted(str(x) for x in (root / "results" / "eval").rglob("samples.jsonl"))
-    pooled = per_prompt.load(table, paths)
+    pooled = per_prompt.load_study(root)
     specs = objective_specs(cfg["objectives"])
     objectives = daa_objectives(pooled.ev, specs)
     if shuffled is None:

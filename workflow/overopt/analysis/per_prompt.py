@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,13 @@ class Pooled:
     def sqrt_kl(self, size: str, policies: Sequence[str]) -> np.ndarray:
         """(replicates, policies) sqrt(KL) of each policy in each replicate (SFT's is 0)."""
         return np.sqrt(np.maximum(self.stack(size, policies, "kl").mean(axis=1), 0.0))
+
+
+def load_study(root: Path) -> Pooled:
+    """A finished study's pooled values: ``results/tables/evaluations.csv`` under ``root`` and every
+    evaluated policy's samples (``results/eval``)."""
+    table = pd.read_csv(root / "results" / "tables" / "evaluations.csv")
+    return load(table, sorted(str(x) for x in (root / "results" / "eval").rglob("samples.jsonl")))
 
 
 def load(evaluations: pd.DataFrame, paths: Sequence[str | os.PathLike]) -> Pooled:

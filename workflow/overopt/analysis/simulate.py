@@ -183,15 +183,11 @@ def rise_power(c: Components, effect: float, replicates: int, studies: int, n_bo
 def measured(root: Path, config: str = "config/config.yaml") -> dict[str, object]:
     """The components of every (size, objective) group of a study's results (SFT with the
     group's checkpoints), and their medians: what ``DEFAULT_STUDY`` records."""
-    import pandas as pd
-
     from overopt.analysis import per_prompt
     from overopt.analysis.tables import daa_objectives, objective_specs
     from overopt.core.config import load
 
-    table = pd.read_csv(root / "results" / "tables" / "evaluations.csv")
-    paths = sorted(str(x) for x in (root / "results" / "eval").rglob("samples.jsonl"))
-    pooled = per_prompt.load(table, paths)
+    pooled = per_prompt.load_study(root)
     objectives = daa_objectives(pooled.ev, objective_specs(load(root / config)["objectives"]))
     groups, prompts = {}, 0
     for size in sorted(set(pooled.ev["model_size"])):

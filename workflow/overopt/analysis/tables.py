@@ -92,7 +92,7 @@ def daa_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[str]:
     return [
         o
         for o in objective_order(evaluations["objective"], objectives)
-        if o not in NON_DAA and not (o in objectives and objectives[o].control)
+        if o not in NON_DAA and not objectives[o].control
     ]
 
 
@@ -101,7 +101,7 @@ def control_objectives(evaluations: pd.DataFrame, objectives: O.Specs) -> list[s
     return [
         o
         for o in objective_order(evaluations["objective"], objectives)
-        if o in objectives and objectives[o].control
+        if o not in NON_DAA and objectives[o].control
     ]
 
 

@@ -17,7 +17,7 @@ from overopt.analysis.findings.base import (
     not_tested,
     verdict,
 )
-from overopt.analysis.findings.curves import win_curve
+from overopt.analysis.findings.curves import objective_checkpoints, temperature_curve
 from overopt.analysis.findings.markdown import (
     CASE_HEADER,
     case_cells,
@@ -50,12 +50,6 @@ def table_d(t: Tables, size: str, objective: str, policies: list[str]) -> np.nda
     )
 
 
-def daa_checkpoints(t: Tables, size: str, objective: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every checkpoint of ``objective`` at ``size``: win (replicates, prompts, K) and d (replicates, K)."""
-    policies = t.pooled.policies(size, objective)
-    return t.pooled.stack(size, policies), t.pooled.sqrt_kl(size, policies)
-
-
 @finding("sharpening", order=8, title="Beyond the paper: DAA against temperature sharpening")
 def sharpening(t: Tables) -> Finding:
     """The best DAA checkpoint against the SFT policy sharpened by temperature, within the same KL."""
@@ -68,12 +62,11 @@ def sharpening(t: Tables) -> Finding:
         return not_tested("sharpening", claim, "no temperature-sharpened SFT policies in this study")
     p, cases, reach = t.pooled, [], []
     for size in t.sizes:
-        temp = p.rows(size, "temperature").sort_values("temperature", ascending=False, kind="stable")
-        base, base_d = win_curve(p, size, [str(x) for x in temp["policy"]])
+        base, base_d = temperature_curve(p, size)
         for objective in t.mains:
             if not len(p.rows(size, objective)):
                 continue
-            win, d = daa_checkpoints(t, size, objective)
+            win, d = objective_checkpoints(p, size, objective)
             est = C.best_vs_envelope(win, d, base, base_d, t.boot("sharp", size, objective))
             cases.append(case((size, objective), est, above()))
             reach.append(C.reach_share(win, d, base_d))
@@ -123,7 +116,7 @@ def against_best_of_n(t: Tables) -> Finding:
         for objective in daa_objectives(t.ev, t.specs):
             if not len(p.rows(size, objective)):
                 continue
-            win, d = daa_checkpoints(t, size, objective)
+            win, d = objective_checkpoints(p, size, objective)
             got: dict[str, Estimate] = {}
             for curve in curves:
                 policies = [str(x) for x in p.rows(size, curve).sort_values("n", kind="stable")["policy"]]

@@ -17,6 +17,18 @@ def win_curve(p: Pooled, size: str, policies: list[str]) -> tuple[np.ndarray, np
     return p.stack(size, points), p.sqrt_kl(size, points)
 
 
+def temperature_curve(p: Pooled, size: str) -> tuple[np.ndarray, np.ndarray]:
+    """SFT sharpened by temperature: SFT (T = 1), then each temperature from the highest down."""
+    temps = p.rows(size, "temperature").sort_values("temperature", ascending=False, kind="stable")
+    return win_curve(p, size, [str(x) for x in temps["policy"]])
+
+
+def objective_checkpoints(p: Pooled, size: str, objective: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every checkpoint of ``objective`` at ``size``: win (replicates, prompts, K) and d (replicates, K)."""
+    policies = p.policies(size, objective)
+    return p.stack(size, policies), p.sqrt_kl(size, policies)
+
+
 def checkpoint_runs(p: Pooled, size: str, objective: str) -> dict[float, list[str]]:
     """Each beta's checkpoints of ``objective`` at ``size``, in step order."""
     rows = p.rows(size, objective).sort_values(["beta", "step"], kind="stable")
