@@ -125,3 +125,23 @@ def test_the_pooled_study_reads_each_replicate_from_its_path(tmp_path: Path) -> 
     bad.write_text(json.dumps({"prompt_id": "other", "judge_prob_win": 0.5}) + "\n")
     with pytest.raises(ValueError, match="prompt ids differ"):
         per_prompt.load(ev, paths)
+
+
+def test_jobs_of_different_replicates_never_share_a_scratch_folder() -> None:
+    """Two replicates' SFT of one size run at once (the default study did, and one job's staging
+    folder was removed under the other's save); every script takes its scratch from the job."""
+    from types import SimpleNamespace
+
+    from snakemake.iocontainers import Wildcards
+
+    from overopt.pipeline import job
+
+    def of(rep: str, size: str) -> str:
+        smk = SimpleNamespace(rule="sft", wildcards=Wildcards(fromdict={"rep": rep, "size": size}))
+        return job.scratch_dir(smk)
+
+    assert of("", "m") == "results/.scratch/sft/m"
+    assert len({of("", "m"), of("replicate-1/", "m"), of("replicate-2/", "m"), of("", "s")}) == 4
+    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+    for script in scripts.glob("*.py"):
+        assert "results/.scratch" not in script.read_text(), f"{script.name} names a scratch folder by hand"

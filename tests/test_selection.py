@@ -11,7 +11,19 @@ import pytest
 
 from overopt.analysis import criteria as C
 from overopt.analysis.selection import held_out_gain, with_folds
-from overopt.analysis.simulate import DEFAULT_STUDY, PROMPTS, Components, K, measure, rise_power, study
+from overopt.analysis.simulate import (
+    DEFAULT_STUDY,
+    PROMPTS,
+    SCENARIOS,
+    TARGET_POWER,
+    Components,
+    K,
+    measure,
+    minimum_effect,
+    power,
+    rise_power,
+    study,
+)
 
 
 def test_measure_recovers_the_components_it_simulates() -> None:
@@ -83,3 +95,14 @@ def test_one_replicate_falls_back_to_the_prompt_split() -> None:
         [gains[half == h][:, int(np.argmax(gains[half != h].mean(axis=0)))].mean() for h in (0.0, 1.0)]
     )
     assert held_out_gain(values) == pytest.approx(float(by_hand), abs=1e-12)
+
+
+def test_the_minimum_detectable_effect_is_where_power_reaches_eighty_percent() -> None:
+    """``minimum_effect`` (the README's per-finding table): power at the returned effect is at least
+    80% and one grid step below it is not, on the same draws; more replicates detect less."""
+    scenario, step = SCENARIOS["D (best checkpoint minus envelope)"], 0.02
+    kw = {"studies": 30, "n_boot": 40, "seed": 9}
+    mde = {r: minimum_effect(scenario, DEFAULT_STUDY, r, step=step, upper=0.4, **kw) for r in (3, 8)}
+    assert power(scenario, DEFAULT_STUDY, mde[3], 3, **kw) >= TARGET_POWER
+    assert power(scenario, DEFAULT_STUDY, mde[3] - step, 3, **kw) < TARGET_POWER
+    assert 0 < mde[8] < mde[3] < 0.4, mde

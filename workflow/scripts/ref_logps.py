@@ -12,6 +12,6 @@ with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
         sft_dir=snakemake.input.model,
         opts=C.run_options(snakemake.config, "daa", size),
         seed=seed,
-        scratch_dir=f"results/.scratch/ref_logps/{size}",
+        scratch_dir=job.scratch_dir(snakemake),
     )
     print(f"{write_jsonl(snakemake.output[0], rows)} pairs scored")

@@ -17,7 +17,7 @@ with job.context(snakemake, seed_parts=(size,)) as seed:
         history_path=snakemake.output.history,
         opts=C.run_options(snakemake.config, "reward_model", size),
         seed=seed,
-        scratch_dir=f"results/.scratch/reward_model/{size}",
+        scratch_dir=job.scratch_dir(snakemake),
     )
     runtime_s = info.pop("train_runtime_s")  # timings stay in the log
     write_json(snakemake.output.accuracy, {"model_size": size, **info})

@@ -17,7 +17,7 @@ with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
         tokenizer_path=snakemake.params.tokenizer,
         opts=C.run_options(snakemake.config, "sft", size),
         seed=seed,
-        scratch_dir=f"results/.scratch/sft/{size}",
+        scratch_dir=job.scratch_dir(snakemake),
     )
     job.record(**{k: v for k, v in info.items() if k != "train_runtime_s"})  # timings stay in the log
     print(info)

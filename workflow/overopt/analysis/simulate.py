@@ -92,6 +92,8 @@ def study(
     return mu[None, None, :] + a + b + s + e
 
 
+Boot = tuple[int, float, int]  # (resamples, CI level, seed)
+Scenario = Callable[[Components, np.random.Generator, Boot, int, float], Estimate]
 K = 25  # checkpoints of a simulated (size, objective): about a default-study group's
 PROMPTS = 512  # the default study's evaluation prompts
 REPLICATES = 3  # the default study's replicates
@@ -102,40 +104,53 @@ def _d(replicates: int, k: int) -> np.ndarray:
     return np.tile(np.linspace(0.1, 3.0, k), (replicates, 1))
 
 
-def _rise(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
-    w = study(c, np.zeros(K + 1), r, PROMPTS, rng)
+def hump(effect: float, k: int = K) -> np.ndarray:
+    """A true curve over ``k`` checkpoints: up by ``effect`` at the ninth, back to 0 by the
+    seventeenth and level after it (so it rises and falls by ``effect``)."""
+    return effect * np.clip(1 - np.abs(np.arange(k) - 8) / 8, 0, None)
+
+
+def _rise(c: Components, rng: np.random.Generator, boot: Boot, r: int, effect: float) -> Estimate:
+    w = study(c, np.concatenate([[0.0], hump(effect)]), r, PROMPTS, rng)
     return C.rise(w[..., 1:], w[..., 0], boot)
 
 
-def _fall(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
-    w = study(c, np.zeros(K), r, PROMPTS, rng)
+def _fall(c: Components, rng: np.random.Generator, boot: Boot, r: int, effect: float) -> Estimate:
+    w = study(c, hump(effect), r, PROMPTS, rng)
     return C.fall(w, _d(r, K), boot)
 
 
 def _gain_gap(at: float) -> Scenario:
-    def run(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+    """Two RL-form curves whose gains at sqrt(KL) = ``at`` differ by ``effect`` (alpha lower in b's)."""
+
+    def run(c: Components, rng: np.random.Generator, boot: Boot, r: int, effect: float) -> Estimate:
         d = np.concatenate([np.zeros((r, 1)), _d(r, K)], axis=1)
-        mu = d[0] * (0.1 - 0.05 * np.log(np.where(d[0] > 0, d[0], 1.0)))  # one RL-form curve for both
-        a, b = study(c, mu, r, PROMPTS, rng), study(c, mu, r, PROMPTS, rng)
+        log_d = np.log(np.where(d[0] > 0, d[0], 1.0))
+        mu_a = d[0] * (0.1 - 0.05 * log_d)
+        mu_b = d[0] * (0.1 - effect / at - 0.05 * log_d)
+        a, b = study(c, mu_a, r, PROMPTS, rng), study(c, mu_b, r, PROMPTS, rng)
         return C.fitted_gain_gap(a, d, b, d, at, boot)
 
     return run
 
 
-def _correlation(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
+def _correlation(c: Components, rng: np.random.Generator, boot: Boot, r: int, effect: float) -> Estimate:
+    """``effect``: the win rate a checkpoint gains per 0.1 of held-out implicit accuracy."""
     w = study(c, np.zeros(K), r, PROMPTS, rng)
-    return C.accuracy_correlation(w, rng.uniform(0.5, 0.7, size=(r, K)), boot)
+    acc = rng.uniform(0.5, 0.7, size=(r, K))
+    w = w + effect * (acc[:, None, :] - 0.6) / 0.1
+    return C.accuracy_correlation(w, acc, boot)
 
 
-def _envelope(c: Components, rng: np.random.Generator, boot: tuple[int, float, int], r: int) -> Estimate:
-    w = study(c, np.zeros(K + 8), r, PROMPTS, rng)  # the DAA's checkpoints and 8 baseline points, level
+def _envelope(c: Components, rng: np.random.Generator, boot: Boot, r: int, effect: float) -> Estimate:
+    """The DAA's checkpoints a hump of ``effect`` over 8 level baseline points (SFT and 7 more)."""
+    w = study(c, np.concatenate([hump(effect), np.zeros(8)]), r, PROMPTS, rng)
     base_d = np.tile(np.concatenate([[0.0], np.linspace(0.2, 2.0, 7)]), (r, 1))
     return C.best_vs_envelope(w[..., :K], _d(r, K), w[..., K:], base_d, boot)
 
 
-Scenario = Callable[[Components, np.random.Generator, tuple[int, float, int], int], Estimate]
-# each statistic a verdict rests on, in a study where its true value is 0
-NULL_SCENARIOS: dict[str, Scenario] = {
+# each statistic a verdict rests on, with its true value set by ``effect`` (0: the null)
+SCENARIOS: dict[str, Scenario] = {
     "rise (held-out peak gain)": _rise,
     "fall (held-out peak minus last)": _fall,
     "fitted gain gap at sqrt(KL) 0.5": _gain_gap(0.5),
@@ -156,28 +171,63 @@ class Rates:
     coverage: float
 
 
+def _estimates(
+    scenario: Scenario, c: Components, effect: float, replicates: int, studies: int, n_boot: int, seed: int
+) -> list[Estimate]:
+    """``scenario`` on ``studies`` seeded studies; the same seed gives every effect the same draws."""
+    rng = np.random.default_rng(seed)
+    return [scenario(c, rng, (n_boot, 0.95, seed + i), replicates, effect) for i in range(studies)]
+
+
 def null_rates(
     scenario: Scenario, c: Components, studies: int, n_boot: int, seed: int, replicates: int = REPLICATES
 ) -> Rates:
     """``scenario`` run on ``studies`` simulated studies (seeded), each with its two-level CI."""
-    rng = np.random.default_rng(seed)
-    ests = [scenario(c, rng, (n_boot, 0.95, seed + i), replicates) for i in range(studies)]
+    ests = _estimates(scenario, c, 0.0, replicates, studies, n_boot, seed)
     above = float(np.mean([e.low > 0 for e in ests]))
     below = float(np.mean([e.high < 0 for e in ests]))
     covered = float(np.mean([e.low <= 0 <= e.high for e in ests]))  # counted, not 1 - above - below
     return Rates(studies, above, below, covered)
 
 
+def power(
+    scenario: Scenario, c: Components, effect: float, replicates: int, studies: int, n_boot: int, seed: int
+) -> float:
+    """How often the CI lies above 0 when the statistic's true value is ``effect``."""
+    found = _estimates(scenario, c, effect, replicates, studies, n_boot, seed)
+    return float(np.mean([e.low > 0 for e in found]))
+
+
 def rise_power(c: Components, effect: float, replicates: int, studies: int, n_boot: int, seed: int) -> float:
-    """How often the rise's CI lies above 0 when the true curve rises by ``effect`` over SFT (a
-    hump peaking at the ninth of ``K`` checkpoints, back to SFT's level by the seventeenth)."""
-    rng = np.random.default_rng(seed)
-    mu = np.concatenate([[0.0], effect * np.clip(1 - np.abs(np.arange(K) - 8) / 8, 0, None)])
-    found = []
-    for i in range(studies):
-        w = study(c, mu, replicates, PROMPTS, rng)
-        found.append(C.rise(w[..., 1:], w[..., 0], (n_boot, 0.95, seed + i)).low > 0)
-    return float(np.mean(found))
+    """The rise's power when the true curve rises by ``effect`` over SFT (``hump``)."""
+    return power(_rise, c, effect, replicates, studies, n_boot, seed)
+
+
+TARGET_POWER = 0.8
+
+
+def minimum_effect(
+    scenario: Scenario,
+    c: Components,
+    replicates: int,
+    studies: int = 200,
+    n_boot: int = 100,
+    seed: int = 0,
+    step: float = 0.005,
+    upper: float = 0.5,
+) -> float:
+    """The smallest effect on a grid of ``step`` whose power reaches ``TARGET_POWER`` (bisection;
+    the same draws at every effect make the power monotone in it); ``inf`` beyond ``upper``."""
+    lo, hi = 0, round(upper / step)
+    if power(scenario, c, hi * step, replicates, studies, n_boot, seed) < TARGET_POWER:
+        return math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if power(scenario, c, mid * step, replicates, studies, n_boot, seed) >= TARGET_POWER:
+            hi = mid
+        else:
+            lo = mid
+    return round(hi * step, 10)
 
 
 def measured(root: Path, config: str = "config/config.yaml") -> dict[str, object]:
@@ -200,16 +250,22 @@ def measured(root: Path, config: str = "config/config.yaml") -> dict[str, object
 
 def main(argv: list[str]) -> int:
     """``ROOT``: the components measured on a study; ``--rates N``: every null scenario's rates;
-    ``--power EFFECT [REPLICATES ...]``: the rise's power at that effect."""
+    ``--power EFFECT [REPLICATES ...]``: the rise's power at that effect; ``--mde [REPLICATES ...]``:
+    each statistic's minimum detectable effect at 80% power."""
     if argv[:1] == ["--power"]:  # --power EFFECT [REPLICATES ...]: the rise's power, 200 studies each
         effect, reps = float(argv[1]), [int(x) for x in argv[2:]] or [REPLICATES]
         for r in reps:
             power = rise_power(DEFAULT_STUDY, effect, r, 200, 100, 0)
             print(f"rise {effect:+.3f}, {r} replicates: power {power:.3f}")
         return 0
+    if argv[:1] == ["--mde"]:  # --mde [REPLICATES ...]: every statistic's effect at 80% power
+        for r in [int(x) for x in argv[1:]] or [REPLICATES]:
+            for name, scenario in SCENARIOS.items():
+                print(f"{name}, {r} replicates: {minimum_effect(scenario, DEFAULT_STUDY, r):.3f}", flush=True)
+        return 0
     if argv[:1] == ["--rates"]:
         studies = int(argv[1]) if len(argv) > 1 else 1000
-        for name, scenario in NULL_SCENARIOS.items():
+        for name, scenario in SCENARIOS.items():
             print(name, asdict(null_rates(scenario, DEFAULT_STUDY, studies, 100, 0)), flush=True)
         return 0
     print(json.dumps(measured(Path(argv[0] if argv else ".")), indent=1))

@@ -22,6 +22,13 @@ def record(**info: Any) -> None:
     _EXTRA.update(info)
 
 
+def scratch_dir(snakemake: Any) -> str:
+    """The job's own scratch folder, ``results/.scratch/<rule>/<wildcard values>``: jobs that differ
+    in any wildcard (a replicate as well as a size) never share one, even when they run at once."""
+    parts = [str(v).strip("/") for _, v in snakemake.wildcards.items()]
+    return "/".join(["results/.scratch", snakemake.rule, *(x for x in parts if x)])
+
+
 def process_usage() -> str:
     """This process's CPU seconds (imports included) and peak RSS, for the log's last line."""
     own = resource.getrusage(resource.RUSAGE_SELF)
