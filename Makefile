@@ -9,7 +9,7 @@ CONFIG ?= config/config.yaml
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study
+.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study gpu-check
 
 setup: $(VENV)/.installed
 
@@ -85,6 +85,11 @@ pull: setup
 # wall, jobs, CPU by rule, the share outside the jobs' own work, peak RSS.
 benchmark-study: setup
 	$(BIN)/python benchmarks/study.py --config $(CONFIG) --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES)) --json benchmarks/study-$(basename $(notdir $(CONFIG))).json
+
+# On a machine with a GPU: the smoke study on CUDA and one step of each training rule at Pythia-1B's
+# shape (time per step, peak memory, same bytes twice); a no-op that says so elsewhere.
+gpu-check: setup
+	PYTHON=$(BIN)/python bash benchmarks/gpu_check.sh
 
 clean:
 	rm -rf results logs .snakemake cache

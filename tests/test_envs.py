@@ -54,3 +54,66 @@ def test_lock_file_agrees_with_pyproject():
             lock[name.lower().replace("_", "-")] = version
     for name, version in PROJECT.items():
         assert lock.get(name) == version, f"requirements.lock: {name}=={lock.get(name)}, pyproject: {version}"
+
+
+def _module_level_imports(path) -> set[str]:
+    """Top-level names a file imports when it is imported: its module-level statements (under ``if``
+    and ``try`` too), not function bodies (run only where called; the env jobs test runs those)
+    nor ``if TYPE_CHECKING:`` blocks."""
+    import ast
+
+    found: set[str] = set()
+
+    def visit(body: list) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.If):
+                if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                for part in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                    visit(part)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return found
+
+
+def _rule_scripts() -> dict[str, tuple[str, str]]:
+    """Rule name -> (script file, environment name), for every rule with a script."""
+    out = {}
+    for smk in (REPO / "rules").glob("*.smk"):
+        for block in re.split(r"^\s*rule ", smk.read_text(), flags=re.M)[1:]:
+            script = re.search(r'script:\s*\n\s*"\.\./(workflow/scripts/\w+\.py)"', block)
+            env = re.search(r'conda:\s*\n\s*"\.\./envs/(\w+)\.yaml"', block)
+            if script and env:
+                out[block.split(":")[0].strip()] = (script.group(1), env.group(1))
+    return out
+
+
+def test_each_environment_lists_what_its_rules_scripts_import():
+    """Every third-party package that a rule's script or a package module it reaches (the import
+    graph, ``overopt.pipeline.deps``) imports at module level is pinned in that rule's env file."""
+    import importlib.metadata
+    import sys
+
+    from overopt.pipeline import deps
+
+    dist_of = importlib.metadata.packages_distributions()
+    rules = _rule_scripts()
+    assert len(rules) >= 20, rules
+    for rule, (script, env) in sorted(rules.items()):
+        spec = yaml.safe_load((REPO / "envs" / f"{env}.yaml").read_text())
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict) and "pip" in d)
+        pinned = set(pins(pip))
+        files = [REPO / script, *deps.script_code(REPO / script)]
+        for name in sorted(set().union(*map(_module_level_imports, files))):
+            if name in sys.stdlib_module_names or name in ("overopt", "__future__", "snakemake"):
+                continue
+            dists = {d.lower().replace("_", "-") for d in dist_of.get(name, [name])}
+            assert dists & pinned, (
+                f"rule {rule} (envs/{env}.yaml) imports {name} ({sorted(dists)}): not pinned"
+            )
