@@ -124,7 +124,7 @@ def test_bad_config_stops_snakemake_before_any_job(case, tmp_path):
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["smoke.yaml", "config.yaml", "paper.yaml", "pilot.yaml"])
 def test_every_config_builds_its_dag_offline(name, tmp_path):
     proc = snakemake(tmp_path, "-n", "--quiet", "rules", config=REPO / "config" / name)
     assert "daa" in proc.stdout and "sample" in proc.stdout and "judge" in proc.stdout

@@ -130,3 +130,32 @@ def test_random_noise_skips_facts():
         post, ref = _facts(r)
         skips += ref != [f for f, _ in post][: len(ref)]
     assert 0.05 < skips / len(rows) < 0.5
+
+
+def test_unsorted_posts_keep_their_facts_and_references_list_them_by_salience():
+    """A share ``unsorted`` of posts states its facts in random order; the reference still takes
+    the salient ones by salience, wherever the post puts them; 0 leaves the task as it was."""
+    base = TaskParams(reference_noise="tail", prompt_start="post :")
+    assert synthetic.generate(300, 5, "sft", base) == synthetic.generate(
+        300, 5, "sft", TaskParams(reference_noise="tail", prompt_start="post :", unsorted=0.0)
+    )
+    rows = synthetic.generate(2000, 5, "sft", TaskParams(reference_noise="tail", unsorted=0.5))
+    out_of_order = 0
+    for r in rows:
+        post, ref = _facts(r)
+        saliences = [s for _, s in post]
+        out_of_order += saliences != sorted(saliences, reverse=True)
+        by_salience = [f for f, _ in sorted(post, key=lambda fs: -fs[1])]
+        assert ref == by_salience[: len(ref)], (r["prompt"], r["reference"])
+    assert 0.25 < out_of_order / len(rows) < 0.5  # half shuffled; some shuffles land in order
+
+
+def test_a_habit_tags_a_share_of_references_and_the_gold_reward_charges_it():
+    rows = synthetic.generate(3000, 9, "sft", TaskParams(reference_noise="tail", habit=0.7))
+    tagged = [r for r in rows if synthetic.split_facts(r["reference"])[-1] in map(list, synthetic.HABIT_TAGS)]
+    assert 0.65 < len(tagged) / len(rows) < 0.75
+    for r in tagged[:200]:
+        clean = r["reference"].rsplit(f" {synthetic.SEPARATOR} ", 1)[0]
+        assert gold.reward(r["prompt"], clean) > gold.reward(r["prompt"], r["reference"]) + 0.19
+    with pytest.raises(ValueError, match=r"habit.*probability"):
+        TaskParams(habit=1.5)

@@ -37,6 +37,9 @@ FILLER = (
 ).split()
 SEPARATOR = ";"
 PROMPT_END = ("tldr", ":")
+# a reference's habit (``TaskParams.habit``): a chatty tag after the facts, from the filler words,
+# which the gold reward charges as junk (overopt.data.gold)
+HABIT_TAGS = (("you", "know"), ("kind", "of"), ("i", "think"))
 
 
 def vocabulary() -> list[str]:
@@ -73,8 +76,20 @@ class TaskParams:
     # facts; tiny models copy by place, so skips make their samples mix facts (README).
     reference_noise: str = "random"
     prompt_start: str = ""  # fixed first words of every post, e.g. "post :" (TL;DR's "POST:")
+    # share of posts whose facts come in random order, not by salience: the summary must then
+    # find its facts by their salience words, not by their place
+    unsorted: float = 0.0
+    # share of references that end with a chatty tag (``HABIT_TAGS``, after a separator): above
+    # one half, the SFT policy's most likely summary carries it, and only preferences remove it
+    habit: float = 0.0
 
     def __post_init__(self) -> None:
+        for name in ("unsorted", "habit", "p_drop", "p_add_low"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(
+                    f"config key 'task.synthetic.generator.{name}': {getattr(self, name)!r} is not a "
+                    "probability in [0, 1]"
+                )
         if self.reference_noise not in REFERENCE_NOISE:
             raise ValueError(
                 f"config key 'task.synthetic.generator.reference_noise': {self.reference_noise!r} "
@@ -133,9 +148,11 @@ def make_post(rng: random.Random, post_id: str, params: TaskParams) -> Post:
     )
     values = rng.sample(VALUES, n) if params.distinct_values else [rng.choice(VALUES) for _ in range(n)]
     facts = [((e, r, v), s) for e, r, v, s in zip(entities, relations, values, saliences, strict=True)]
-    # salience order, random within a class (shuffle then stable sort)
+    # salience order, random within a class (shuffle then stable sort); or, in a share
+    # ``unsorted`` of posts, random order (no draw when it is 0: the default task's posts unchanged)
     rng.shuffle(facts)
-    facts.sort(key=lambda fs: -fs[1])
+    if not (params.unsorted and rng.random() < params.unsorted):
+        facts.sort(key=lambda fs: -fs[1])
     words: list[str] = params.prompt_start.split()
     for fact, sal in facts:
         words.extend(_filler(rng, params))
@@ -147,19 +164,25 @@ def make_post(rng: random.Random, post_id: str, params: TaskParams) -> Post:
 
 
 def make_reference(rng: random.Random, post: Post, params: TaskParams) -> str:
-    """A noisy 'human' TL;DR: the salient facts, sometimes one dropped or a minor one added."""
-    salient = [f for f, s in post.facts if s >= params.reference_min_salience]
-    minor = [f for f, s in post.facts if s < params.reference_min_salience]
+    """A noisy 'human' TL;DR: the salient facts in salience order (wherever the post states
+    them), sometimes one dropped or a minor one added, and in a share ``habit`` a chatty tag."""
+    by_salience = sorted(post.facts, key=lambda fs: -fs[1])  # stable: the post's order within a class
+    salient = [f for f, s in by_salience if s >= params.reference_min_salience]
+    minor = [f for f, s in by_salience if s < params.reference_min_salience]
     chosen = salient[: params.reference_max_facts]
     if params.reference_noise == "tail":
-        return summary_text(
+        text = summary_text(
             _tail_noise(rng, params, chosen, all_salient=len(chosen) == len(salient), minor=minor)
         )
-    if len(chosen) >= 2 and rng.random() < params.p_drop:
-        chosen.pop(rng.randrange(len(chosen)))
-    if minor and rng.random() < params.p_add_low:
-        chosen.append(rng.choice(minor))
-    return summary_text(chosen)
+    else:
+        if len(chosen) >= 2 and rng.random() < params.p_drop:
+            chosen.pop(rng.randrange(len(chosen)))
+        if minor and rng.random() < params.p_add_low:
+            chosen.append(rng.choice(minor))
+        text = summary_text(chosen)
+    if params.habit and rng.random() < params.habit:  # no draw when 0: the default task unchanged
+        text += f" {SEPARATOR} " + " ".join(rng.choice(HABIT_TAGS))
+    return text
 
 
 def _tail_noise(
