@@ -139,3 +139,19 @@ def test_no_document_or_path_outside_the_repository_is_named() -> None:
             named = set(re.findall(r"\b[A-Z][A-Z0-9_-]*\.md\b", text))
             assert named <= documents, (f, sorted(named - documents))
             assert outside not in text, f
+
+
+def test_no_environment_result_or_link_to_one_is_tracked() -> None:
+    """Virtual environments, results and checkpoints never go into git, not even as a link (a
+    worktree's ``.venv`` link, committed once, replaced the main checkout's environment by itself)."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for f in tracked:
+        top = f.split("/")[0]
+        assert top not in {".venv", "venv", "results", "logs", ".snakemake"}, f
+        assert not (REPO / f).is_symlink(), f"{f} is a link"
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "--no-index", ".venv"], cwd=REPO, capture_output=True, check=False
+    )
+    assert ignored.returncode == 0, ".venv is not ignored"
