@@ -34,6 +34,7 @@ lint: setup
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --lint --configfile config/smoke.yaml
 	$(BIN)/python -m overopt.pipeline.deps > /dev/null   # no import against the DAG's direction
 	$(BIN)/python -m overopt.pipeline.dvc_stages --check  # dvc.yaml is current
+	$(BIN)/python -m overopt.pipeline.config_docs --check  # config/README.md is current
 
 # dvc.yaml and params.yaml for the study of CONFIG (after adding a module, a rule, a stage or a
 # config key, or to switch the study `dvc repro` runs)

@@ -201,3 +201,32 @@ def test_bad_paper_config_is_named_before_the_dag(case):
         check_config(cfg)
     for word in words:
         assert word in str(err.value), (case, str(err.value))
+
+
+def test_every_config_key_is_described_and_the_config_page_is_current() -> None:
+    """config/README.md is generated from the schema's descriptions (``overopt.pipeline.config_docs``):
+    every key the schema accepts has one, and the page is the generator's current output."""
+    from overopt.pipeline import config_docs
+
+    schema = yaml.safe_load(C.SCHEMA.read_text())
+    undescribed = []
+
+    def walk(node: dict, path: str) -> None:
+        children = dict(node.get("properties", {}))
+        if isinstance(node.get("additionalProperties"), dict):
+            children["<name>"] = node["additionalProperties"]
+        for key, child in children.items():
+            here = f"{path}.{key}" if path else key
+            if "description" not in child:
+                undescribed.append(here)
+            walk(child, here)
+
+    walk(schema, "")
+    for name in config_docs.SHARED:
+        walk(schema["$defs"][name], name)
+    assert not undescribed, f"schema keys without a description: {undescribed}"
+    assert config_docs.PAGE.read_text() == config_docs.render(), (
+        "config/README.md is not current: python -m overopt.pipeline.config_docs --write"
+    )
+    for key in ("`models.<size>.architecture.hidden_size`", "`objectives.<name>.labels`", "`batch_size`"):
+        assert key in config_docs.PAGE.read_text(), key
