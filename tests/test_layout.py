@@ -155,3 +155,20 @@ def test_no_environment_result_or_link_to_one_is_tracked() -> None:
         ["git", "check-ignore", "-q", "--no-index", ".venv"], cwd=REPO, capture_output=True, check=False
     )
     assert ignored.returncode == 0, ".venv is not ignored"
+
+
+def test_the_citation_and_changelog_name_the_projects_version() -> None:
+    """CITATION.cff (the software and, as its preferred citation, the paper it reproduces) and
+    CHANGELOG.md carry pyproject.toml's version."""
+    import tomllib
+
+    import yaml
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == version
+    paper = cff["preferred-citation"]
+    assert (
+        "Direct Alignment Algorithms" in paper["title"] and paper["authors"][0]["family-names"] == "Rafailov"
+    )
+    assert f"({version})" in (REPO / "CHANGELOG.md").read_text()
