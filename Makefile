@@ -1,7 +1,12 @@
 # Two commands (README, Quick start):  make study   |   make test
 # Both set everything up first: a virtual environment with pinned packages (torch pinned to a
 # CPU-available release, so no CUDA build is pulled on CPU-only machines).
-PYTHON ?= python3
+# Python 3.11 or 3.12 (pyproject's requires-python): python3.11 where there is one, else python3.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
+# Where pip finds torch. Empty: pip's own index, which on CPU-only machines without a local CPU
+# wheel serves the CUDA build; TORCH_INDEX=https://download.pytorch.org/whl/cpu takes 2.13.0+cpu,
+# the build the records were made with (README, Quick start).
+TORCH_INDEX ?=
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
@@ -14,9 +19,13 @@ export TOKENIZERS_PARALLELISM := false
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null || { \
+	  echo "make setup: needs Python 3.11 or 3.12 (pyproject.toml's requires-python), and $(PYTHON) is" \
+	    "$$($(PYTHON) --version 2>&1 || echo missing); install python3.11 or give one: make PYTHON=/path/to/python3.11" >&2; \
+	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@

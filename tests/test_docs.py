@@ -51,3 +51,29 @@ def test_local_snakemake_commands_give_cores_and_cluster_ones_no_workflow_profil
             assert "--workflow-profile none" in cmd, (doc, cmd)
         elif not re.search(r"(^| )(-n|--dry-run|--lint|--report|--touch)( |$)", cmd):
             assert "--cores" in cmd or "--profile" in cmd, (doc, cmd)
+
+
+def test_make_setup_refuses_an_unsupported_python_first(tmp_path) -> None:
+    """``make setup`` checks the interpreter before creating anything, and names the versions it
+    needs (here a stand-in interpreter that reports itself as 3.13)."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "python3.13"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "Python 3.13.0"; exit 0; fi\n'
+        f'exec {sys.executable} -c "import sys; sys.version_info = (3, 13, 0); exec(sys.argv[1])" "$2"\n'
+    )
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    proc = subprocess.run(
+        ["make", "setup", f"PYTHON={fake}", f"VENV={venv}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "needs Python 3.11 or 3.12" in proc.stderr and "Python 3.13.0" in proc.stderr, proc.stderr
+    assert not venv.exists()

@@ -147,3 +147,29 @@ def test_headline_numbers_are_keyed_and_compared_per_replicate(tmp_path: Path, c
     out = capsys.readouterr().out
     assert "replicate-0/s/dpo/beta-1/step-1: win rate 0.900 vs recorded 0.600" in out and "DIFFERS" in out
     assert "replicate-2/s/dpo/beta-1/step-1: win rate 0.600 vs recorded 0.600" in out
+
+
+def test_a_study_made_with_another_torch_build_names_it_as_the_cause(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The manifests name the torch build each artifact was made with: where it is not the
+    record's (a CUDA build's ``2.13.0`` against ``2.13.0+cpu``), verify says so."""
+    monkeypatch.delenv(numerics.OPT_OUT, raising=False)
+    records = tmp_path / "records"
+    verify.record(study(tmp_path / "a"), "config/toy.yaml", records)
+    recorded = verify.json.loads((records / "toy.json").read_text())["machine"]["torch"]
+    b = study(tmp_path / "b")
+    manifest = b / "results" / "models" / "s" / "sft" / "provenance.json"
+    manifest.write_text(
+        verify.json.dumps({"rule": "sft", "git_commit": "abc", "seed": 1, "versions": {"torch": "2.13.0"}})
+    )
+    assert verify.verify(b, "config/toy.yaml", records) == 1
+    out = capsys.readouterr().out
+    assert f"made with torch 2.13.0 (1 manifests), the record with {recorded}" in out
+    same = study(tmp_path / "c")
+    (same / "results" / "models" / "s" / "sft" / "provenance.json").write_text(
+        verify.json.dumps({"rule": "sft", "git_commit": "abc", "seed": 1, "versions": {"torch": recorded}})
+    )
+    (same / "results" / "models" / "s" / "sft" / "model.safetensors").write_bytes(b"other weights")
+    verify.verify(same, "config/toy.yaml", records)
+    assert "made with torch" not in capsys.readouterr().out

@@ -178,6 +178,34 @@ def machine_differences(recorded: dict[str, Any] | str, here: dict[str, Any]) ->
     return out
 
 
+def manifest_torch(root: Path) -> dict[str, int]:
+    """The torch builds the study's manifests name (``versions.torch``), with how many name each:
+    the build the artifacts were made with, which may not be the one installed here now."""
+    found: dict[str, int] = defaultdict(int)
+    for path in sorted((root / "results").rglob("*provenance.json")):
+        try:
+            build = json.loads(path.read_text(encoding="utf-8")).get("versions", {}).get("torch")
+        except (OSError, ValueError):
+            continue
+        if build:
+            found[build] += 1
+    return dict(found)
+
+
+def torch_cause(recorded: dict[str, Any] | str, root: Path) -> str | None:
+    """A different torch build named as the cause, when the study's manifests name one other than
+    the record's (a CUDA build, ``2.13.0``, where the record's is ``2.13.0+cpu``, say)."""
+    want = recorded.get("torch") if isinstance(recorded, dict) else None
+    other = {b: n for b, n in manifest_torch(root).items() if want and b != want}
+    if not other:
+        return None
+    names = ", ".join(f"{b} ({n} manifests)" for b, n in sorted(other.items()))
+    return (
+        f"the study was made with torch {names}, the record with {want}: another torch build runs "
+        "other kernels, the likely cause of differing bytes (README, Quick start: the CPU build)"
+    )
+
+
 def bytes_comparable() -> str | None:
     """Why bytes cannot match on this machine, or None when they can."""
     if platform.machine().lower() not in {"x86_64", "amd64"}:
@@ -261,6 +289,9 @@ def verify(root: Path, config: str | Path, records: Path = RECORDS) -> int:
         print("bytes should match on this machine (x86-64, pinned code paths); they do not")
     else:
         print(f"bytes cannot match here: {reason}")
+    cause = torch_cause(made_on, root)
+    if cause:
+        print(cause)
     differences = machine_differences(made_on, here)
     print("the record's machine and this one differ in:" if differences else "same CPU and numerics")
     for line in differences:
