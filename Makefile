@@ -14,7 +14,7 @@ CONFIG ?= config/config.yaml
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study gpu-check
+.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study gpu-check docs-results
 
 setup: $(VENV)/.installed
 
@@ -67,6 +67,11 @@ verify: setup
 
 record: setup
 	$(BIN)/python -m overopt.pipeline.verify --config $(CONFIG) --record
+
+# docs/results: the default study's findings, figures and tables, copied from the run that made
+# digests/config.json (after `make record` on it); tests/test_docs.py checks them against the record
+docs-results: setup
+	$(BIN)/python -m overopt.pipeline.docs_results
 
 # Publish: the DVC remote as a directory any static web host can serve (read-only, over HTTP).
 # `dvc commit` first records what is in results/ and cache/judge (the judge's paid verdicts; empty
