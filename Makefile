@@ -14,7 +14,7 @@ CONFIG ?= config/config.yaml
 export DVC_NO_ANALYTICS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study gpu-check docs-results
+.PHONY: setup study test lint format clean restore dvc-yaml verify record publish pull benchmark-study gpu-check docs-results prefetch
 
 setup: $(VENV)/.installed
 
@@ -100,6 +100,11 @@ pull: setup
 # wall, jobs, CPU by rule, the share outside the jobs' own work, peak RSS.
 benchmark-study: setup
 	$(BIN)/python benchmarks/study.py --config $(CONFIG) --cores $(if $(filter all,$(CORES)),$(shell nproc),$(CORES)) --json benchmarks/study-$(basename $(notdir $(CONFIG))).json
+
+# Where the network is (a login node): every Hub model and dataset CONFIG names into the Hugging
+# Face cache (HF_HOME), so that jobs on compute nodes without network find them; then checks.
+prefetch: setup
+	$(BIN)/python -m overopt.pipeline.prefetch --config $(CONFIG)
 
 # On a machine with a GPU: the smoke study on CUDA and one step of each training rule at Pythia-1B's
 # shape (time per step, peak memory, same bytes twice); a no-op that says so elsewhere.

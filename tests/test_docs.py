@@ -77,3 +77,26 @@ def test_make_setup_refuses_an_unsupported_python_first(tmp_path) -> None:
     assert proc.returncode != 0
     assert "needs Python 3.11 or 3.12" in proc.stderr and "Python 3.13.0" in proc.stderr, proc.stderr
     assert not venv.exists()
+
+
+def test_docs_results_are_the_records_own_files(tmp_path) -> None:
+    """docs/results/ holds the default study's findings, figures and tables as recorded: every
+    file's SHA-256 is digests/config.json's, none is missing or extra; a changed, a removed and an
+    added file are each named."""
+    import shutil
+
+    from overopt.pipeline import docs_results
+
+    assert docs_results.check() == []
+    names = {p.relative_to(docs_results.DEST).as_posix() for p in docs_results.DEST.rglob("*") if p.is_file()}
+    assert {"findings.md", "figures/figure1.png", "tables/pooled.csv", "tables/evaluations.csv"} <= names
+    copy = tmp_path / "results"
+    shutil.copytree(docs_results.DEST, copy)
+    (copy / "tables" / "pooled.csv").write_text("edited")
+    (copy / "findings.md").unlink()
+    (copy / "notes.txt").write_text("extra")
+    assert docs_results.check(copy) == [
+        "missing: findings.md",
+        "differs from the record: tables/pooled.csv",
+        "not in the record: notes.txt",
+    ]
