@@ -80,10 +80,10 @@ def test_the_seed_part_of_the_error_is_the_statistics_own() -> None:
 
 def test_a_rise_is_found_more_often_with_more_replicates() -> None:
     """Power (``simulate.rise_power``, reported in the README for the study's effect sizes) grows
-    with the replicates: a rise of 0.15 with the study's noise is found in at least a third of
-    studies of 3 replicates and more often with 6."""
-    power = {r: rise_power(DEFAULT_STUDY, 0.15, r, studies=20, n_boot=60, seed=3) for r in (3, 6)}
-    assert power[3] >= 1 / 3 and power[6] > power[3], power
+    with the replicates: a rise of 0.05 with the study's measured noise is found in some studies
+    of 3 replicates and clearly more often with 6."""
+    power = {r: rise_power(DEFAULT_STUDY, 0.05, r, studies=20, n_boot=60, seed=3) for r in (3, 6)}
+    assert power[3] >= 0.1 and power[6] > power[3] + 0.2, power
 
 
 def test_one_replicate_falls_back_to_the_prompt_split() -> None:
