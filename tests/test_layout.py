@@ -141,9 +141,13 @@ def test_no_document_or_path_outside_the_repository_is_named() -> None:
             assert outside not in text, f
 
 
+PACKAGE_ARCHIVES = (".whl", ".tar.gz", ".zip")
+
+
 def test_no_environment_result_or_link_to_one_is_tracked() -> None:
-    """Virtual environments, results and checkpoints never go into git, not even as a link (a
-    worktree's ``.venv`` link, committed once, replaced the main checkout's environment by itself)."""
+    """Virtual environments, results, checkpoints and downloaded packages never go into git, not even
+    as a link (a worktree's ``.venv`` link, committed once, replaced the main checkout's environment
+    by itself; a ``pip download`` into the root was committed once too)."""
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
@@ -151,6 +155,7 @@ def test_no_environment_result_or_link_to_one_is_tracked() -> None:
         top = f.split("/")[0]
         assert top not in {".venv", "venv", "results", "logs", ".snakemake"}, f
         assert not (REPO / f).is_symlink(), f"{f} is a link"
+        assert not f.endswith(PACKAGE_ARCHIVES), f"{f} is a package archive (a pip download)"
     ignored = subprocess.run(
         ["git", "check-ignore", "-q", "--no-index", ".venv"], cwd=REPO, capture_output=True, check=False
     )
