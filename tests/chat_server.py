@@ -17,7 +17,8 @@ from typing import Any
 KEY = "sk-test-SECRET-4f9c2a7e1b"
 ENV = "OVEROPT_TEST_JUDGE_KEY"
 MODEL = "judge-test-model"
-HANG_S = 0.6  # a "hang" outlasts the judge tests' client timeout (0.3 s)
+HANG_S = 4.0  # a "hang" outlasts HANG_TIMEOUT_S, the client timeout of the tests that inject one
+HANG_TIMEOUT_S = 1.0
 _PROMPT = re.compile(r"Post:\n(.*?)\n\nSummary A:\n(.*?)\n\nSummary B:\n(.*?)\n\nFIRST", re.DOTALL)
 
 

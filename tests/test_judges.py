@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chat_server import ENV, KEY, MODEL, ChatServer
+from chat_server import ENV, HANG_TIMEOUT_S, KEY, MODEL, ChatServer
 from overopt.core.io import read_jsonl
 from overopt.evaluate.judges import JudgeItem, make_judge
 from overopt.evaluate.judges.openai import (
@@ -42,7 +42,7 @@ def judge_cfg(base_url: str, **over: Any) -> dict[str, Any]:
         "api_key_env": ENV,
         "temperature": 0,
         "max_tokens": 64,
-        "timeout_s": 0.3,
+        "timeout_s": 30,  # generous: a loaded CI machine must not turn a slow answer into a retry
         "max_retries": 3,
         "backoff_s": 0.01,
     }
@@ -128,7 +128,7 @@ def test_retries_recover_from_transient_faults(tmp_path: Path) -> None:
     }
     srv = ChatServer(faults)
     try:
-        judge = make(srv.base_url, tmp_path)
+        judge = make(srv.base_url, tmp_path, timeout_s=HANG_TIMEOUT_S)
         verdicts = judge.judge(marked_items(6))
     finally:
         srv.close()
