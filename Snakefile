@@ -24,9 +24,11 @@ include: "rules/toy.smk"
 include: "rules/report.smk"
 
 
-# After the DAG is built, before the first job (not in a dry run): the secrets the planned jobs need.
+# After the DAG is built, before the first job (not in a dry run): the secrets and the prefetched
+# Hub files the planned jobs need.
 onstart:
     check_secrets({job.rule.name for job in workflow.dag.needrun_jobs()})
+    check_prefetched({job.rule.name for job in workflow.dag.needrun_jobs()})
 
 
 rule all:

@@ -1,4 +1,5 @@
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from overopt.core.config import ConfigError, candidate_sizes
 from overopt.evaluate import judges
 from overopt.evaluate.best_of_n_estimators import policies as best_of_n_policies
 from overopt.evaluate.judges.cache import JUDGE_CACHE
+from overopt.pipeline import prefetch
 from overopt.pipeline.checks import check_config
 from overopt.pipeline.resources import for_attempt, rule_resources
 from overopt.pipeline.settings import code_hash, settings as rule_settings
@@ -18,6 +20,9 @@ except ConfigError as err:
     sys.exit(f"Configuration error:\n{err}")
 validate(config, "../workflow/schemas/config.schema.yaml")
 
+HUB_OFFLINE = (
+    os.environ.setdefault("HF_HUB_OFFLINE", "1") != "0"
+)  # every job (a script inherits it; a cluster job parses this file again) reads the Hugging Face cache only
 SYNTHETIC = config["task"]["type"] == "synthetic"
 SIZES = list(config["models"])
 THREADS = int(config.get("threads", 1))
@@ -99,6 +104,24 @@ def check_secrets(planned_rules):
             f"Configuration error:\nconfig key 'judge': judge type {config['judge']['type']!r} reads its "
             f"secret from the environment variable {', '.join(missing)}, which is not set; the planned "
             "judge jobs need it. Set it, or run targets that need no judging."
+        )
+
+
+def check_prefetched(planned_rules):
+    """Stop before any job when a planned job loads a Hub model or dataset that is not in the cache.
+
+    Jobs run offline (``HF_HUB_OFFLINE=1``, set above, unless the environment says otherwise):
+    compute nodes often have no network, and a job that downloads is not a function of its inputs.
+    """
+    if not HUB_OFFLINE:
+        return
+    gaps = prefetch.missing(config, set(planned_rules))
+    if gaps:
+        sys.exit(
+            "Not prefetched (jobs run offline, HF_HUB_OFFLINE=1):\n  "
+            + "\n  ".join(gaps)
+            + "\nRun `python -m overopt.pipeline.prefetch --config <this config>` (make prefetch) where "
+            "the network is, with the HF_HOME the jobs see; or export HF_HUB_OFFLINE=0 to let jobs download."
         )
 
 

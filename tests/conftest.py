@@ -44,6 +44,25 @@ def result_digests(root: Path, suffixes: set[str] | None = None) -> dict[str, st
     }
 
 
+def hub_cache_repo(home: Path, kind: str, repo: str, revision: str, files: dict[str, bytes]) -> Path:
+    """A repository in the Hugging Face cache under ``home`` (an ``HF_HOME``), in huggingface_hub's own
+    layout: its files under ``snapshots/<commit>``, a ref from ``revision`` to the commit (what
+    ``hf download --revision`` leaves; a revision that is a commit hash is the snapshot's own name).
+    Returns the snapshot directory."""
+    root = home / "hub" / f"{kind}s--{repo.replace('/', '--')}"
+    pinned = len(revision) == 40 and all(ch in "0123456789abcdef" for ch in revision)
+    commit = revision if pinned else (repo.replace("/", "") * 40)[:40].encode().hex()[:40]
+    snapshot = root / "snapshots" / commit
+    for name, data in files.items():
+        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / name).write_bytes(data)
+    if not pinned:
+        (root / "refs" / revision).parent.mkdir(parents=True, exist_ok=True)
+        (root / "refs" / revision).write_text(commit)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    return snapshot
+
+
 def copy_project(dst: Path) -> Path:
     """Copy the project's files (tracked, and untracked but not ignored) to ``dst``, times kept."""
     listed = subprocess.run(

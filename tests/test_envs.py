@@ -94,6 +94,9 @@ def _rule_scripts() -> dict[str, tuple[str, str]]:
     return out
 
 
+OURS = ("overopt", "__future__", "snakemake", "checkout_package")  # the checkout's, and the preamble's
+
+
 def test_each_environment_lists_what_its_rules_scripts_import():
     """Every third-party package that a rule's script or a package module it reaches (the import
     graph, ``overopt.pipeline.deps``) imports at module level is pinned in that rule's env file."""
@@ -111,7 +114,12 @@ def test_each_environment_lists_what_its_rules_scripts_import():
         pinned = set(pins(pip))
         files = [REPO / script, *deps.script_code(REPO / script)]
         for name in sorted(set().union(*map(_module_level_imports, files))):
-            if name in sys.stdlib_module_names or name in ("overopt", "__future__", "snakemake"):
+            if name in sys.stdlib_module_names or name in (
+                "overopt",
+                "__future__",
+                "snakemake",
+                "checkout_package",
+            ):
                 continue
             dists = {d.lower().replace("_", "-") for d in dist_of.get(name, [name])}
             assert dists & pinned, (

@@ -16,6 +16,7 @@ import pytest
 from overopt.data.hub import (
     FORMATS,
     DataFormatError,
+    NotPrefetchedError,
     check_spec,
     load_preferences,
     load_sft,
@@ -391,6 +392,8 @@ def test_hub_spec_is_passed_to_datasets_and_stays_offline(cache):
         "split": "train",
         "format": "comparisons",
     }
-    # Offline and not cached: datasets accepts the arguments and refuses to go online.
-    with pytest.raises(ConnectionError, match="openai/summarize_from_feedback"):
+    # Offline and not prefetched: the job names the dataset and the command that fetches it.
+    with pytest.raises(
+        NotPrefetchedError, match=r"openai/summarize_from_feedback@refs/convert/parquet.*make prefetch"
+    ):
         load_preferences(spec, cache_dir=cache)

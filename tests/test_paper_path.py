@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from chat_server import ENV, KEY, MODEL, ChatServer
-from conftest import REPO, copy_project
+from conftest import REPO, copy_project, hub_cache_repo
 from overopt.core import runs as RN
 from overopt.core.io import read_jsonl
 from overopt.data.hub import TLDR_TEMPLATE
@@ -199,18 +199,29 @@ def write_pythia_standin(out: Path, texts: list[str], seed: int = 0) -> Path:
     return out
 
 
-def toy_paper_config(data: dict[str, Path], model_dir: Path, base_url: str) -> dict[str, Any]:
-    """config/paper.yaml at toy scale: its structure, local stand-ins, small numbers, float32."""
+def write_hub_cache(home: Path, posts: list[dict[str, str]], work: Path) -> None:
+    """The paper config's datasets and model, under their Hub ids at its pinned revisions, in the
+    Hugging Face cache of ``HF_HOME`` ``home``: what ``make prefetch`` leaves there."""
+    paper = yaml.safe_load(PAPER.read_text())
+    data = write_datasets(work / "datasets", posts)
+    for name, key in (("tldr", "sft"), ("feedback", "preferences")):
+        spec = paper["task"]["hub"][key]  # eval and heldout_preferences: the same repositories
+        files = {str(f.relative_to(data[name])): f.read_bytes() for f in data[name].rglob("*.parquet")}
+        hub_cache_repo(home, "dataset", spec["id"], spec["revision"], files)
+    model = paper["models"][SIZE]
+    snapshot = hub_cache_repo(home, "model", model["hub_id"], model["revision"], {})
+    write_pythia_standin(snapshot, [carper_row(p)["prompt"] + p["summary"] for p in posts])
+
+
+def toy_paper_config(base_url: str) -> dict[str, Any]:
+    """config/paper.yaml at toy scale: its structure and Hub ids, small numbers, float32."""
     cfg = yaml.safe_load(PAPER.read_text())
     cfg["threads"] = 1
-    for spec in cfg["task"]["hub"].values():  # the Hub ids become local directories; all else stays
-        spec["id"] = str(data["tldr"] if spec["format"] == "carper_tldr" else data["feedback"])
     cfg["task"]["hub"]["heldout_preferences"]["limit"] = 6
     paper_model = cfg["models"][SIZE]
     cfg["models"] = {
         SIZE: {
             **paper_model,
-            "hub_id": str(model_dir),
             "params_b": 0.0001,
             "dtype": "float32",
             "sft": {"bf16": False},
@@ -231,6 +242,22 @@ def toy_paper_config(data: dict[str, Path], model_dir: Path, base_url: str) -> d
     cfg["fit"]["bootstrap"] = 20
     cfg["toy_mdp"] = copy.deepcopy(yaml.safe_load(SMOKE.read_text())["toy_mdp"])
     return cfg
+
+
+def offline_env(hf_home: Path) -> dict[str, str]:
+    """A compute node without network: every request but to 127.0.0.1 (the judge's stand-in server)
+    goes to a closed port, and HF_HUB_OFFLINE is left for the workflow to set."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE" and "proxy" not in k.lower()}
+    dead = "http://127.0.0.1:9"
+    return {
+        **env,
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "ALL_PROXY": dead,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "HF_HOME": str(hf_home),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
 
 
 def job_stats(log: str) -> dict[str, int]:
@@ -254,20 +281,15 @@ def server() -> Iterator[ChatServer]:
 def test_paper_dag_runs_offline_at_toy_scale(tmp_path: Path, server: ChatServer) -> None:
     """Every rule of the paper DAG runs through `dvc repro` on Hub-format data, a Pythia-format model
     and the openai judge, which a rerun does not pay again; the API key is in no file written."""
-    posts = toy_posts(56)
-    data = write_datasets(tmp_path / "hub" / "datasets", posts)
-    texts = [carper_row(p)["prompt"] + p["summary"] for p in posts]
-    model_dir = write_pythia_standin(tmp_path / "hub" / "models" / "pythia-1b-deduped", texts)
-    cfg = toy_paper_config(data, model_dir, server.base_url)
+    write_hub_cache(tmp_path / "hf-home", toy_posts(56), tmp_path)
+    cfg = toy_paper_config(server.base_url)
     project = copy_project(tmp_path / "project")
     config = project / "config" / "paper-toy.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = {
-        **os.environ,
+        **offline_env(tmp_path / "hf-home"),
         ENV: KEY,  # the key only in the workflow's environment
-        "HF_HOME": str(tmp_path / "hf-home"),
         "PYTHONPATH": str(project / "workflow"),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
 
     def run(*cmd: str) -> subprocess.CompletedProcess:
@@ -298,6 +320,8 @@ def test_paper_dag_runs_offline_at_toy_scale(tmp_path: Path, server: ChatServer)
     }
 
     results = study / "results"
+    for log_file in ("logs/prepare_data.log", f"logs/sft/{SIZE}.log"):  # from the cache, not the network
+        assert "HF_HUB_OFFLINE=1" in (study / log_file).read_text(), log_file
     assert len((results / "data" / "sft.jsonl").read_text().splitlines()) == 40
     assert len((results / "preferences" / "preferences.jsonl").read_text().splitlines()) == 32
     sft = results / "models" / SIZE / "sft"
@@ -328,6 +352,33 @@ def test_paper_dag_runs_offline_at_toy_scale(tmp_path: Path, server: ChatServer)
     for root in ("results", "logs", "cache", ".dvc", ".snakemake"):
         for f in [*(study / root).rglob("*"), study / "dvc.lock"]:
             assert not f.is_file() or KEY.encode() not in f.read_bytes(), f
+
+
+def test_a_study_stops_before_any_job_naming_what_is_not_prefetched(tmp_path: Path) -> None:
+    """With the model but not the datasets in the cache, the paper DAG stops before its first job
+    and names each dataset; a target that loads nothing from the Hub (the toy MDP) still runs."""
+    home = tmp_path / "hf-home"
+    model = yaml.safe_load(PAPER.read_text())["models"][SIZE]
+    write_pythia_standin(hub_cache_repo(home, "model", model["hub_id"], model["revision"], {}), ["a b c"])
+    project = copy_project(tmp_path / "project")
+    config = project / "config" / "paper-toy.yaml"
+    config.write_text(yaml.safe_dump(toy_paper_config("http://127.0.0.1:9/v1"), sort_keys=False))
+    env = {**offline_env(home), ENV: KEY, "PYTHONPATH": str(project / "workflow")}
+
+    def snakemake(*targets: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "snakemake", "--configfile", str(config), "--cores", "1", *targets]
+        return subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+    stopped = snakemake()
+    assert stopped.returncode != 0
+    err = stopped.stdout + stopped.stderr
+    assert "Not prefetched (jobs run offline, HF_HUB_OFFLINE=1)" in err, err[-3000:]
+    spec = yaml.safe_load(PAPER.read_text())["task"]["hub"]["preferences"]
+    assert f"dataset {spec['id']} at {spec['revision']} (task.hub.preferences)" in err
+    assert f"model {model['hub_id']}" not in err  # the model is there
+    assert not (project / "results").exists() and not (project / "logs").exists()  # no job started
+    toy = snakemake("results/toy_mdp/findings.json")
+    assert toy.returncode == 0, toy.stderr[-3000:]
 
 
 def test_sft_starts_from_the_pinned_revision_of_a_hub_model(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from conftest import REPO
+from conftest import REPO, hub_cache_repo
 from overopt.core.config import load
 from overopt.pipeline import prefetch
 
@@ -39,17 +39,6 @@ def _config(tmp: Path) -> Path:
     return path
 
 
-def _cache(home: Path, kind: str, repo: str, revision: str, files: dict[str, bytes]) -> None:
-    """A repository in the Hub cache's own layout: its files under snapshots/<commit>, a ref."""
-    root = home / "hub" / f"{kind}s--{repo.replace('/', '--')}"
-    commit = (repo.replace("/", "") * 40)[:40].encode().hex()[:40]
-    for name, data in files.items():
-        (root / "snapshots" / commit / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / "snapshots" / commit / name).write_bytes(data)
-    (root / "refs").mkdir(parents=True, exist_ok=True)
-    (root / "refs" / revision).write_text(commit)
-
-
 def _check(cfg: Path, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "workflow")}
     return subprocess.run(
@@ -72,10 +61,11 @@ def test_check_names_what_is_not_prefetched_and_passes_once_it_is(tmp_path: Path
     from transformers import GPTNeoXConfig
 
     config_json = GPTNeoXConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2).to_json_string()
-    _cache(home, "model", "owner/tiny", "step1", {"config.json": config_json.encode()})
+    hub_cache_repo(home, "model", "owner/tiny", "step1", {"config.json": config_json.encode()})
     table = tmp_path / "train.parquet"
     pd.DataFrame({"prompt": ["POST: p\nTL;DR:"], "label": [" a summary"]}).to_parquet(table)
-    _cache(home, "dataset", "owner/tldr", "v1", {"data/train-00000-of-00001.parquet": table.read_bytes()})
+    files = {"data/train-00000-of-00001.parquet": table.read_bytes()}
+    hub_cache_repo(home, "dataset", "owner/tldr", "v1", files)
     full = _check(cfg, home)
     assert full.returncode == 0, full.stderr
     assert "all 5 Hub models and datasets" in full.stdout

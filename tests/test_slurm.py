@@ -5,9 +5,10 @@
   ``--profile profiles/slurm-local``: every job is a SLURM job (its own sbatch job id,
   COMPLETED, --cpus-per-task = the rule's threads, a SLURM log under logs/slurm), and the
   results are the same bytes as the local smoke run's (session fixture ``smoke_dir``);
-- a job that asks for ``gpu: 1`` (through --set-resources: the workflow's ref_logps job above,
-  and a probe rule of the test's own) is scheduled on the node's GPU (a fake one, gres backed
-  by /dev/null) and sees CUDA_VISIBLE_DEVICES=0.
+- a job that asks for ``gpu: 1`` (through --set-resources: the workflow's ref_logps job above)
+  is scheduled on one of the node's two GPUs (fake ones, gres backed by /dev/null and /dev/zero);
+- probe rules of the test's own asking for 1 and 2 GPUs run once each, with their CPUs, and see
+  all of their GPUs.
 
 When no cluster is up, the fixture starts one with .ci/slurm-up (installs slurm-wlm and
 munge with apt-get, needs root, as CI is), and stops it again at the end.
@@ -15,6 +16,7 @@ munge with apt-get, needs root, as CI is), and stops it again at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -205,40 +207,47 @@ def test_study_target_runs_as_slurm_jobs_with_local_bytes(
 GPU_PROBE = """
 rule probe:
     output:
-        "probe.txt",
-    threads: 1
+        "probe-{gpus}.json",
+    threads: lambda wc: int(wc.gpus)
     resources:
         mem_mb=100,
         runtime=5,
+        gpu=lambda wc: int(wc.gpus),
     shell:
-        "echo CUDA_VISIBLE_DEVICES=${{CUDA_VISIBLE_DEVICES-unset}} SLURM_JOB_ID=${{SLURM_JOB_ID-unset}}"
-        " SLURM_CPUS_PER_TASK=${{SLURM_CPUS_PER_TASK-unset}} > {output}"
+        "echo ran >> runs-{wildcards.gpus}.txt && python -c '{PROBE}' > {output}"
 """
+# What a job sees: SLURM's and CUDA's variables, and how many processes accelerate would start.
+PROBE = (
+    "import json, os; from overopt.pipeline.launch import visible_gpus; "
+    'keys = ("CUDA_VISIBLE_DEVICES", "SLURM_GPUS_ON_NODE", "SLURM_CPUS_PER_TASK", "SLURM_JOB_ID"); '
+    'print(json.dumps({**{k: os.environ.get(k) for k in keys}, "processes": visible_gpus()}))'
+)
 
 
-def test_gpu_request_is_scheduled_and_sees_the_gpu(slurm_cluster: None, tmp_path: Path) -> None:
-    """gpu=1 and threads=2 (where the node has 2 CPUs) set from the command line, as a user would."""
-    node_cpus = subprocess.run(
-        ["sinfo", "--noheader", f"--partition={PARTITION}", "--format=%c"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout.split()
-    threads = min(2, max(map(int, node_cpus)))
+@pytest.mark.parametrize("gpus", [1, 2])
+def test_a_gpu_job_runs_once_with_its_cpus_and_sees_all_its_gpus(
+    slurm_cluster: None, tmp_path: Path, gpus: int
+) -> None:
+    """A rule asking for ``gpu`` 1 or 2 (the resource the paper config's training rules get) and as many
+    threads, through the real plugin: one sbatch job, run once (no task per GPU), with the rule's
+    CPUs, seeing every GPU it was given; accelerate would start one process per GPU."""
     snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(GPU_PROBE)
+    snakefile.write_text(f"PROBE = {PROBE!r}\n" + GPU_PROBE)
     work = tmp_path / "work"
-    args = ("--set-resources", "probe:gpu=1", "--set-threads", f"probe={threads}", "--", "probe.txt")
-    out = run_on_slurm(work, *args, snakefile=snakefile)
+    out = run_on_slurm(work, "--", f"probe-{gpus}.json", snakefile=snakefile)
 
     slurm_id = re.search(r"has been submitted with SLURM jobid (\d+)", out)
     assert slurm_id, out[-3000:]
     info = slurm_job(slurm_id.group(1))
-    assert info["JobState"] == "COMPLETED" and GPU_TRES.search(info.get("TresPerJob", "")), info
-    assert info["CPUs/Task"] == str(threads), info
-    probe = dict(kv.split("=", 1) for kv in (work / "probe.txt").read_text().split())
+    assert info["JobState"] == "COMPLETED", info
+    assert re.search(rf"gres[:/]gpu[:=]{gpus}\b", info.get("TresPerJob", "")), info
+    assert info["CPUs/Task"] == str(gpus), info
+    assert (work / f"runs-{gpus}.txt").read_text().split() == ["ran"]  # once, not once per GPU
+    probe = json.loads((work / f"probe-{gpus}.json").read_text())
     assert probe == {
-        "CUDA_VISIBLE_DEVICES": "0",
+        "CUDA_VISIBLE_DEVICES": ",".join(map(str, range(gpus))),
+        "SLURM_GPUS_ON_NODE": str(gpus),
+        "SLURM_CPUS_PER_TASK": str(gpus),
         "SLURM_JOB_ID": slurm_id.group(1),
-        "SLURM_CPUS_PER_TASK": str(threads),
+        "processes": gpus,
     }, probe

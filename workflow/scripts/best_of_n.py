@@ -1,5 +1,7 @@
 """Snakemake entry: rule best_of_n (a size's drawn samples judged; its best-of-n curves)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import read_json, read_jsonl, write_json, write_jsonl
 from overopt.evaluate.best_of_n_curves import curves, judge_draws
 from overopt.evaluate.judges import make_judge

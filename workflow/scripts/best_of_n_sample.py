@@ -1,5 +1,7 @@
 """Snakemake entry: rule best_of_n_sample (a size's n_max samples per prompt, proxy- and gold-scored)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.core.runtime import derive_seed
 from overopt.evaluate.best_of_n_draws import draw

@@ -1,5 +1,7 @@
 """Snakemake entry: rule candidates."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.data.candidates import generate_candidates
 from overopt.pipeline import job

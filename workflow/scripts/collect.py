@@ -1,5 +1,7 @@
 """Snakemake entry: rule collect (results/tables/evaluations.csv)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.config import learning_rates
 from overopt.core.io import write_csv
 from overopt.evaluate.collect import collect

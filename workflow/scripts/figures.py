@@ -6,6 +6,7 @@ directory; each must be one that ``overopt.analysis.figures.make_all`` writes.
 
 import os
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
 import pandas as pd
 
 from overopt.analysis.figures import make_all

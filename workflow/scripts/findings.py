@@ -5,6 +5,7 @@ policy's samples.jsonl in every replicate, for the pooled statistics) and, optio
 (the toy MDP's findings JSON, finding 6) and ``reward_models`` (the proxy reward models' table).
 """
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
 import pandas as pd
 
 from overopt.analysis import per_prompt

@@ -4,6 +4,7 @@ input: ``table`` (evaluations.csv), ``samples`` (every policy's samples.jsonl, a
 ``results/eval/[replicate-<k>/]{size}/{policy}/samples.jsonl``). config: ``fit`` (offset, bootstrap, ci).
 """
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
 import pandas as pd
 
 from overopt.analysis.fit import fit_replicates, load_replicate_samples

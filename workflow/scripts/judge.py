@@ -1,5 +1,7 @@
 """Snakemake entry: rules judge and judge_sft (one evaluation group's samples: verdicts, metrics)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import read_jsonl, write_json, write_jsonl
 from overopt.evaluate.judge_samples import judge_group
 from overopt.evaluate.judges import make_judge

@@ -4,6 +4,7 @@ input: ``table`` (evaluations.csv, every replicate), ``samples`` (every policy's
 every replicate). config: ``fit`` (bootstrap, ci: the analysis stage's bootstrap).
 """
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
 import pandas as pd
 
 from overopt.analysis import per_prompt

@@ -2,6 +2,8 @@
 
 import json
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import read_jsonl, write_json, write_jsonl
 from overopt.data.preferences import label_pairs, make_pairs, statistics_of
 from overopt.pipeline import job

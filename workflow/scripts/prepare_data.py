@@ -1,5 +1,7 @@
 """Snakemake entry: rule prepare_data."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.data import prepare as data_prep
 from overopt.pipeline import job
 

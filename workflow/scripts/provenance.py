@@ -1,5 +1,7 @@
 """Snakemake entry: rule provenance (every artifact's manifest in one table, for the report)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.pipeline import job
 from overopt.pipeline.provenance import collect_manifests, manifest_path
 

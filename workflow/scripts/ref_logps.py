@@ -1,5 +1,7 @@
 """Snakemake entry: rule ref_logps (once per size; shared by every objective and beta)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core import config as C
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.pipeline import job

@@ -1,5 +1,7 @@
 """Snakemake entry: rule reward_model (a proxy reward model per size, from its SFT model)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core import config as C
 from overopt.core.io import read_jsonl, write_json
 from overopt.pipeline import job

@@ -1,5 +1,6 @@
 """Snakemake entry: rule reward_models (results/tables/reward_models.csv: every proxy reward model)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
 import pandas as pd
 
 from overopt.core import replicates

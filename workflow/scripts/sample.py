@@ -1,5 +1,7 @@
 """Snakemake entry: rule sample (one evaluation group: a run's checkpoints, or a size's SFT policies)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import read_jsonl, write_jsonl
 from overopt.evaluate.sample_policies import sample_policies
 from overopt.pipeline import job

@@ -1,5 +1,7 @@
 """Snakemake entry: rule sft_quality (gold win rate and invented facts of an SFT policy)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.config import GATE_SAMPLE
 from overopt.core.io import read_jsonl, write_json
 from overopt.evaluate.quality import sft_quality

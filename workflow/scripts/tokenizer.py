@@ -1,5 +1,7 @@
 """Snakemake entry: rule tokenizer (word-level, trained on the synthetic corpus)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import atomic_dir, read_jsonl
 from overopt.data import synthetic
 from overopt.lm.tokenizer import train_word_tokenizer

@@ -1,5 +1,7 @@
 """Snakemake entry: rule toy_mdp (the paper's toy tree MDP, Finding 6)."""
 
+import checkout_package  # noqa: F401 (first: the checkout's overopt package, in any environment)
+
 from overopt.core.io import write_json
 from overopt.pipeline import job
 from overopt.toy.mdp import findings_row, run, write_table

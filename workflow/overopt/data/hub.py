@@ -259,7 +259,7 @@ def _tables(spec: dict[str, Any], cache_dir: str | Path | None) -> Iterator[tupl
         yield (
             _describe(spec),
             datasets.load_dataset(
-                spec["id"],
+                repository_dir(spec),
                 name=spec.get("name"),
                 data_dir=spec.get("data_dir"),
                 data_files=spec.get("data_files"),
@@ -278,6 +278,51 @@ def _tables(spec: dict[str, Any], cache_dir: str | Path | None) -> Iterator[tupl
         except Exception as err:  # pyarrow/datasets errors name neither file nor row
             raise DataFormatError(str(file), None, None, f"unreadable as {builder}: {err}") from err
         yield str(file), table
+
+
+class NotPrefetchedError(FileNotFoundError):
+    """A Hub dataset a job needs is not in the Hugging Face cache, and the job may not download."""
+
+
+def data_patterns(spec: dict[str, Any]) -> list[str] | None:
+    """A Hub dataset's files a job reads: its ``data_files`` or ``data_dir`` only, else the whole
+    repository (README.md included: its metadata may name the configurations)."""
+    if spec.get("data_files"):
+        files = spec["data_files"]
+        return [files] if isinstance(files, str) else list(files)
+    return [f"{spec['data_dir'].strip('/')}/**"] if spec.get("data_dir") else None
+
+
+def repository_dir(spec: dict[str, Any], local_only: bool | None = None) -> str:
+    """The local directory holding a spec's dataset repository at its pinned revision.
+
+    ``id`` may itself be a directory laid out like the repository. Otherwise the files come from
+    the Hugging Face cache (``snapshot_download``, downloading only where ``local_only`` is false;
+    by default, where ``HF_HUB_OFFLINE`` is not set, and the workflow sets it for every job:
+    ``overopt.pipeline.prefetch`` fetches beforehand). ``datasets`` then reads the snapshot as a
+    local repository, the same files in the same order as it would read the Hub's: its own offline
+    mode would need an Arrow cache that only an earlier online ``load_dataset`` leaves.
+    """
+    if Path(spec["id"]).is_dir():
+        return str(spec["id"])
+    import huggingface_hub.constants
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    offline = huggingface_hub.constants.HF_HUB_OFFLINE if local_only is None else local_only
+    try:
+        return snapshot_download(
+            spec["id"],
+            repo_type="dataset",
+            revision=spec["revision"],
+            allow_patterns=data_patterns(spec),
+            local_files_only=offline,
+        )
+    except LocalEntryNotFoundError as err:
+        raise NotPrefetchedError(
+            f"{_describe(spec)}: not in the Hugging Face cache ({huggingface_hub.constants.HF_HUB_CACHE}) "
+            "and jobs do not download: run `make prefetch CONFIG=<this config>` where the network is"
+        ) from err
 
 
 def _local_files(path: Path) -> list[Path]:

@@ -53,7 +53,9 @@ def context(snakemake: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     settings = getattr(snakemake.params, "settings", None)
     if settings is not None:  # the job sees the config values its rule declares, and only those
         snakemake.config = settings
-    os.environ.setdefault("HF_HUB_OFFLINE", "0" if snakemake.config["task"]["type"] == "hub" else "1")
+    os.environ.setdefault(
+        "HF_HUB_OFFLINE", "1"
+    )  # the workflow sets it (rules/common.smk); a script run alone
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     log = snakemake.log[0] if len(snakemake.log) else None
     seed = runtime.derive_seed(int(snakemake.config["seed"]), snakemake.rule, *seed_parts)
@@ -71,7 +73,7 @@ def context(snakemake: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
         start = time.time()
         print(
             f"[{snakemake.rule}] start: threads={snakemake.threads} seed={seed} "
-            f"wildcards={dict(snakemake.wildcards)}",
+            f"wildcards={dict(snakemake.wildcards)} HF_HUB_OFFLINE={os.environ['HF_HUB_OFFLINE']}",
             flush=True,
         )
         try:

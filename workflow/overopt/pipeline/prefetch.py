@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from overopt.data import hub
+
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*"]  # weights, configs, tokenizer
 DATA_SPECS = ("sft", "eval", "preferences", "heldout_preferences")
 
@@ -33,6 +35,15 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.kind} {self.repo_id} at {self.revision} ({self.key})"
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """The rules whose jobs load it."""
+        if self.key.startswith("task.hub."):
+            return frozenset({"prepare_data"})
+        if self.key == "judge.model":
+            return frozenset({"judge", "judge_sft", "best_of_n"})
+        return frozenset({"sft"})  # a size's model and tokenizer; later rules load its SFT checkpoint
 
 
 def _on_hub(repo_id: str | None) -> bool:
@@ -65,7 +76,7 @@ def snapshot(target: Target, local_only: bool) -> str:
     from huggingface_hub import snapshot_download
 
     spec = target.spec or {}
-    patterns = MODEL_FILES if target.kind == "model" else _data_patterns(spec)
+    patterns = MODEL_FILES if target.kind == "model" else hub.data_patterns(spec)
     return snapshot_download(
         target.repo_id,
         repo_type=target.kind,
@@ -75,18 +86,13 @@ def snapshot(target: Target, local_only: bool) -> str:
     )
 
 
-def _data_patterns(spec: dict[str, Any]) -> list[str] | None:
-    """A dataset's files to fetch: its ``data_dir`` or ``data_files`` only, else the whole repository."""
-    if spec.get("data_files"):
-        files = spec["data_files"]
-        return [files] if isinstance(files, str) else list(files)
-    return [f"{spec['data_dir'].strip('/')}/**"] if spec.get("data_dir") else None
-
-
-def missing(cfg: dict[str, Any]) -> list[str]:
-    """What the cache lacks, one line per target (empty: every job can run offline)."""
+def missing(cfg: dict[str, Any], rules: set[str] | None = None) -> list[str]:
+    """What the cache lacks, one line per target (empty: every job can run offline); with ``rules``,
+    only what jobs of those rules load."""
     out = []
     for target in targets(cfg):
+        if rules is not None and not target.rules & rules:
+            continue
         try:
             snapshot(target, local_only=True)
         except Exception as err:  # huggingface_hub's LocalEntryNotFoundError, or a revision it lacks
