@@ -70,6 +70,10 @@ BAD = {
         lambda c: c["daa"].update(gradient_accumulation_steps=2),
         ["daa.gradient_accumulation_steps", "per_device_batch_size"],
     ),
+    "gradient accumulation in sft": (
+        lambda c: c["sft"].update(gradient_accumulation_steps=2),
+        ["sft.gradient_accumulation_steps", "per_device_batch_size"],
+    ),
     "a key nothing reads": (lambda c: c.update(tokenizer={"type": "trained"}), ["tokenizer", "unknown key"]),
     "unknown candidate size": (
         lambda c: c["candidates"].update(sizes=["xxl"]),

@@ -214,7 +214,7 @@ rule probe:
         runtime=5,
         gpu=lambda wc: int(wc.gpus),
     shell:
-        "echo ran >> runs-{wildcards.gpus}.txt && python -c '{PROBE}' > {output}"
+        "echo ran >> runs-{wildcards.gpus}.txt && {PYTHON} -c '{PROBE}' > {output}"
 """
 # What a job sees: SLURM's and CUDA's variables, and how many processes accelerate would start.
 PROBE = (
@@ -232,7 +232,7 @@ def test_a_gpu_job_runs_once_with_its_cpus_and_sees_all_its_gpus(
     threads, through the real plugin: one sbatch job, run once (no task per GPU), with the rule's
     CPUs, seeing every GPU it was given; accelerate would start one process per GPU."""
     snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(f"PROBE = {PROBE!r}\n" + GPU_PROBE)
+    snakefile.write_text(f"import sys\n\nPYTHON = sys.executable\nPROBE = {PROBE!r}\n" + GPU_PROBE)
     work = tmp_path / "work"
     out = run_on_slurm(work, "--", f"probe-{gpus}.json", snakefile=snakefile)
 

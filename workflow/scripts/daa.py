@@ -7,11 +7,12 @@ from overopt.core.io import read_jsonl
 from overopt.core.runs import Run, checkpoint_steps
 from overopt.pipeline import job
 from overopt.pipeline.canonical import settings_hash
-from overopt.pipeline.launch import relaunch_if_multi_gpu
+from overopt.pipeline.launch import relaunch_if_distributed
 from overopt.train.daa import train_daa
 
 wc = snakemake.wildcards
-relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
+opts = C.run_options(snakemake.config, "daa", wc.size, wc.objective)
+relaunch_if_distributed(int(snakemake.resources.get("gpu", 0)), opts.get("processes", 1))
 with job.context(snakemake, seed_parts=(wc.size, wc.objective, wc.beta)) as seed:
     cfg = snakemake.config
     ref = {r["id"]: r for r in read_jsonl(snakemake.input.ref_logps)}

@@ -5,10 +5,11 @@ import checkout_package  # noqa: F401 (first: the checkout's overopt package, in
 from overopt.core import config as C
 from overopt.core.io import read_jsonl
 from overopt.pipeline import job
-from overopt.pipeline.launch import relaunch_if_multi_gpu
+from overopt.pipeline.launch import relaunch_if_distributed
 from overopt.train.sft import train_sft
 
-relaunch_if_multi_gpu(int(snakemake.resources.get("gpu", 0)))
+opts = C.run_options(snakemake.config, "sft", snakemake.wildcards.size)
+relaunch_if_distributed(int(snakemake.resources.get("gpu", 0)), opts.get("processes", 1))
 with job.context(snakemake, seed_parts=(snakemake.wildcards.size,)) as seed:
     size = snakemake.wildcards.size
     info = train_sft(

@@ -100,11 +100,13 @@ def check(cfg: dict[str, Any]) -> None:
                 "needs an 'architecture' (a Hub model's vocabulary would not match)"
             )
     for size in cfg["models"]:
-        if "gradient_accumulation_steps" in run_options(cfg, "daa", size):
-            raise ConfigError(
-                "config key 'daa.gradient_accumulation_steps': not a DAA option; set daa.batch_size (the "
-                "pairs per optimizer step) and per_device_batch_size (the accumulation follows)"
-            )
+        for group in ("sft", "daa"):
+            if "gradient_accumulation_steps" in run_options(cfg, group, size):
+                raise ConfigError(
+                    f"config key '{group}.gradient_accumulation_steps': not an option; set "
+                    f"{group}.batch_size (the examples per optimizer step) and per_device_batch_size "
+                    "(the accumulation follows)"
+                )
     shared = {"batch_size", "epochs", "checkpoints"}
     for size, m in cfg["models"].items():
         fixed = shared & set(m.get("daa", {}))

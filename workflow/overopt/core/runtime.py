@@ -22,7 +22,7 @@ def setup(threads: int, seed: int) -> None:
     """
     import numpy as np
 
-    threads = max(1, int(threads))
+    threads = max(1, int(threads) // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # ranks share the job's
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
     random.seed(seed)

@@ -29,6 +29,12 @@ def scratch_dir(snakemake: Any) -> str:
     return "/".join(["results/.scratch", snakemake.rule, *(x for x in parts if x)])
 
 
+def _rank() -> str:
+    """`` process r of n`` for a rank of a multi-process job (``accelerate launch`` sets both)."""
+    env = os.environ
+    return f" process {env['RANK']} of {env['WORLD_SIZE']}" if "WORLD_SIZE" in env and "RANK" in env else ""
+
+
 def process_usage() -> str:
     """This process's CPU seconds (imports included) and peak RSS, for the log's last line."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -73,7 +79,7 @@ def context(snakemake: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
         start = time.time()
         print(
             f"[{snakemake.rule}] start: threads={snakemake.threads} seed={seed} "
-            f"wildcards={dict(snakemake.wildcards)} HF_HUB_OFFLINE={os.environ['HF_HUB_OFFLINE']}",
+            f"wildcards={dict(snakemake.wildcards)} HF_HUB_OFFLINE={os.environ['HF_HUB_OFFLINE']}{_rank()}",
             flush=True,
         )
         try:

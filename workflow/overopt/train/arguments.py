@@ -11,14 +11,33 @@ import pandas as pd
 from overopt.core.io import atomic_path
 
 
+def world_size() -> int:
+    """Processes training together (``WORLD_SIZE``, set by ``accelerate launch``); 1 alone."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def batch_split(batch: int, per_device: int | None = None, world: int | None = None) -> tuple[int, int]:
+    """(Per-process micro-batch, gradient accumulation steps) that make ``batch`` examples per
+    optimizer step over ``world`` processes: ``batch`` is the same at any process count, so a run on
+    two processes takes the steps one process takes (``per_device`` defaults to ``batch / world``)."""
+    world = world_size() if world is None else world
+    per_device = per_device or batch // world
+    if per_device < 1 or batch % (per_device * world):
+        raise ValueError(
+            f"batch_size {batch} is not a multiple of the per-process batch {per_device} x {world} processes"
+        )
+    return per_device, batch // (per_device * world)
+
+
 def training_args(opts: dict[str, Any], output_dir: str, seed: int, **overrides: Any) -> dict[str, Any]:
     """Trainer arguments shared by SFT and the DAA rule: fp32, no checkpointing, no telemetry."""
     import torch
 
+    per_device, accumulation = batch_split(int(opts["batch_size"]), opts.get("per_device_batch_size"))
     args = {
         "output_dir": output_dir,
-        "per_device_train_batch_size": int(opts["batch_size"]),
-        "gradient_accumulation_steps": int(opts.get("gradient_accumulation_steps", 1)),
+        "per_device_train_batch_size": per_device,
+        "gradient_accumulation_steps": accumulation,
         "learning_rate": float(opts["learning_rate"]),
         "lr_scheduler_type": opts.get("lr_scheduler", "cosine"),
         "warmup_steps": int(opts.get("warmup_steps", 0)),
@@ -35,6 +54,7 @@ def training_args(opts: dict[str, Any], output_dir: str, seed: int, **overrides:
         "report_to": [],
         "dataloader_num_workers": 0,
         "use_cpu": not torch.cuda.is_available(),
+        "ddp_find_unused_parameters": False,  # every parameter is used (saves DDP a graph walk per step)
         "disable_tqdm": False,
         "max_length": int(opts.get("max_length", 128)),
     }

@@ -99,9 +99,16 @@ class SafeCheckpointMixin:
         loaded = type(model).from_pretrained(resume_from_checkpoint, dtype=dtype)
         model.load_state_dict(loaded.state_dict(), strict=True)
 
+    def _rng_file(self) -> str:
+        """One RNG state per process (each rank draws its own dropout and sampling)."""
+        rank, world = self.args.process_index, self.args.world_size  # type: ignore[attr-defined]
+        return RNG_FILE if world == 1 else RNG_FILE.replace(".safetensors", f"_{rank}.safetensors")
+
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         if self._sharded():
             return super()._save_optimizer_and_scheduler(output_dir)  # type: ignore[misc]
+        if not self.args.should_save:  # type: ignore[attr-defined]
+            return  # DDP: every rank holds the same state; rank 0 writes it
         state = {
             "optimizer": _optimizer_state(self.optimizer.state_dict()),  # type: ignore[attr-defined]
             "scheduler": self.lr_scheduler.state_dict(),  # type: ignore[attr-defined]
@@ -119,8 +126,6 @@ class SafeCheckpointMixin:
         self.lr_scheduler.load_state_dict(state["scheduler"])  # type: ignore[attr-defined]
 
     def _save_rng_state(self, output_dir: str) -> None:
-        if self.args.world_size > 1:  # type: ignore[attr-defined]
-            return super()._save_rng_state(output_dir)  # type: ignore[misc]
         os.makedirs(output_dir, exist_ok=True)
         np_state = np.random.get_state()
         state: dict[str, Any] = {
@@ -130,12 +135,12 @@ class SafeCheckpointMixin:
         }
         if torch.cuda.is_available():
             state["cuda"] = torch.cuda.random.get_rng_state()
-        save_state(os.path.join(output_dir, RNG_FILE), state)
+        save_state(os.path.join(output_dir, self._rng_file()), state)
 
     def _load_rng_state(self, checkpoint: str | None) -> None:
         if checkpoint is None:
             return
-        path = os.path.join(checkpoint, RNG_FILE)
+        path = os.path.join(checkpoint, self._rng_file())
         if not os.path.exists(path):
             return super()._load_rng_state(checkpoint)  # type: ignore[misc]
         state = load_state(path)

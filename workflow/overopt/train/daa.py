@@ -244,12 +244,8 @@ def dpo_config(
     **overrides: Any,
 ) -> DPOConfig:
     """DPOConfig for one run: fp32, no gradient checkpointing, one epoch, no TRL-side saving."""
-    batch = int(opts["batch_size"])
-    per_device = int(opts.get("per_device_batch_size", batch))
-    if batch % per_device:
-        raise ValueError(f"daa.batch_size {batch} is not a multiple of per_device_batch_size {per_device}")
     args = training_args(
-        {**opts, "batch_size": per_device, "gradient_accumulation_steps": batch // per_device},
+        opts,
         output_dir,
         seed,
         num_train_epochs=int(opts.get("epochs", 1)),
@@ -341,6 +337,7 @@ def train_daa(
         length_alpha=float(objective.get("length_alpha", 0.0)),
         custom_loss=None if loss.trl else loss.formula,
     )
+    trainer.accelerator.wait_for_everyone()  # every rank reads the state rank 0 claimed
     resume = latest_checkpoint(state_dir)
     if resume:
         print(f"resuming {run} from {resume}", flush=True)
