@@ -54,7 +54,6 @@ def training_args(opts: dict[str, Any], output_dir: str, seed: int, **overrides:
         "report_to": [],
         "dataloader_num_workers": 0,
         "use_cpu": not torch.cuda.is_available(),
-        "ddp_find_unused_parameters": False,  # every parameter is used (saves DDP a graph walk per step)
         "disable_tqdm": False,
         "max_length": int(opts.get("max_length", 128)),
     }
