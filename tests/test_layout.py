@@ -175,6 +175,9 @@ def test_the_citation_and_changelog_name_the_projects_version() -> None:
     import yaml
 
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    import overopt
+
+    assert overopt.__version__ == version  # what every provenance manifest records
     cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0" and cff["version"] == version
     paper = cff["preferred-citation"]

@@ -1,4 +1,5 @@
-"""Provenance manifests: what produced an artifact (config hash, seed, threads, commit, versions)."""
+"""Provenance manifests: what produced an artifact (config hash, seed, threads, commit, this workflow's
+version and the packages')."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from overopt import __version__
 from overopt.core.config import config_hash
 from overopt.core.io import write_json
 from overopt.core.numerics import describe as cpu_paths
@@ -82,6 +84,7 @@ def manifest(
         "config_seed": cfg.get("seed"),
         "threads": threads,
         "git_commit": git_commit(),
+        "overopt_version": __version__,
         "versions": versions(),
         "cpu_paths": cpu_paths(),
         **({"extra": extra} if extra else {}),
@@ -133,6 +136,7 @@ def collect_manifests(root: str | os.PathLike, exclude: str | os.PathLike | None
                 "seed": m.get("seed"),
                 "threads": m.get("threads"),
                 "git_commit": m.get("git_commit"),
+                "version_overopt": m.get("overopt_version"),
                 **{f"version_{k}": v for k, v in sorted(m.get("versions", {}).items())},
             }
         )
