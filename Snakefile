@@ -27,8 +27,9 @@ include: "rules/report.smk"
 # After the DAG is built, before the first job (not in a dry run): the secrets and the prefetched
 # Hub files the planned jobs need.
 onstart:
-    check_secrets({job.rule.name for job in workflow.dag.needrun_jobs()})
-    check_prefetched({job.rule.name for job in workflow.dag.needrun_jobs()})
+    planned = {job.rule.name for job in workflow.dag.needrun_jobs()}
+    check_secrets(planned)
+    check_prefetched(planned)
 
 
 rule all:

@@ -284,7 +284,7 @@ class NotPrefetchedError(FileNotFoundError):
     """A Hub dataset a job needs is not in the Hugging Face cache, and the job may not download."""
 
 
-def data_patterns(spec: dict[str, Any]) -> list[str] | None:
+def _data_patterns(spec: dict[str, Any]) -> list[str] | None:
     """A Hub dataset's files a job reads: its ``data_files`` or ``data_dir`` only, else the whole
     repository (README.md included: its metadata may name the configurations)."""
     if spec.get("data_files"):
@@ -315,7 +315,7 @@ def repository_dir(spec: dict[str, Any], local_only: bool | None = None) -> str:
             spec["id"],
             repo_type="dataset",
             revision=spec["revision"],
-            allow_patterns=data_patterns(spec),
+            allow_patterns=_data_patterns(spec),
             local_files_only=offline,
         )
     except LocalEntryNotFoundError as err:

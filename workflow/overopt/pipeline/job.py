@@ -59,9 +59,8 @@ def context(snakemake: Any, *, seed_parts: tuple = ()) -> Iterator[int]:
     settings = getattr(snakemake.params, "settings", None)
     if settings is not None:  # the job sees the config values its rule declares, and only those
         snakemake.config = settings
-    os.environ.setdefault(
-        "HF_HUB_OFFLINE", "1"
-    )  # the workflow sets it (rules/common.smk); a script run alone
+    # the workflow sets it for every job (rules/common.smk); here for a script run alone
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     log = snakemake.log[0] if len(snakemake.log) else None
     seed = runtime.derive_seed(int(snakemake.config["seed"]), snakemake.rule, *seed_parts)

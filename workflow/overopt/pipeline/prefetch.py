@@ -72,16 +72,17 @@ def targets(cfg: dict[str, Any]) -> list[Target]:
 
 def snapshot(target: Target, local_only: bool) -> str:
     """The local directory of ``target``'s files in the Hub cache: downloaded, or (``local_only``)
-    found there; raises (naming nothing: ``missing`` does) if it cannot."""
+    found there; raises (naming nothing: ``missing`` does) if it cannot. A dataset is fetched as its
+    loader reads it (``overopt.data.hub.repository_dir``)."""
+    if target.kind == "dataset":
+        return hub.repository_dir(target.spec or {}, local_only=local_only)
     from huggingface_hub import snapshot_download
 
-    spec = target.spec or {}
-    patterns = MODEL_FILES if target.kind == "model" else hub.data_patterns(spec)
     return snapshot_download(
         target.repo_id,
         repo_type=target.kind,
         revision=target.revision,
-        allow_patterns=patterns,
+        allow_patterns=MODEL_FILES,
         local_files_only=local_only,
     )
 
