@@ -259,6 +259,7 @@ def all_targets():
         "results/tables/evaluations.csv",
         "results/tables/fits.csv",
         "results/tables/pooled.csv",
+        "results/metrics.json",
         *(f"results/figures/{n}.{e}" for n in FIGURES for e in ("png", "pdf")),
         "results/findings.md",
         "results/tables/provenance.csv",

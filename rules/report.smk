@@ -48,6 +48,27 @@ rule pooled:
         "../workflow/scripts/pooled.py"
 
 
+rule metrics:
+    input:
+        pooled="results/tables/pooled.csv",
+        fits="results/tables/fits.csv",
+    output:
+        "results/metrics.json",
+    log:
+        "logs/metrics.log",
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        settings=settings_of("metrics"),
+        code=code_of("metrics"),
+    script:
+        "../workflow/scripts/metrics.py"
+
+
 rule figures:
     input:
         table="results/tables/evaluations.csv",
@@ -110,6 +131,7 @@ rule provenance:
     input:
         fits="results/tables/fits.csv",
         pooled="results/tables/pooled.csv",
+        metrics="results/metrics.json",
         findings="results/findings.md",
         toy="results/toy_mdp/findings.json",
         figures=[f"results/figures/{n}.png" for n in FIGURES],

@@ -169,3 +169,45 @@ def test_dvc_repro_plans_the_paper_study(tmp_path: Path):
     for name, stage in yaml.safe_load((project / "dvc.yaml").read_text())["stages"].items():
         until = stage["cmd"].split("--until")[1].split() if "--until" in stage["cmd"] else []
         assert set(until) <= rules, (name, until, rules)  # "No rule to produce ..." otherwise
+
+
+@pytest.mark.workflow
+def test_dvc_experiment_reruns_what_a_setting_touches_and_lists_its_numbers(smoke_dir: Path, tmp_path: Path):
+    """README, DVC: `dvc exp run -S <config key>=<value>` on the smoke study runs the report stage
+    alone and in it the fit and what is built from it; `dvc exp show` lists the experiment with its
+    setting and numbers, `dvc metrics diff` the numbers that changed; `dvc plots show` draws
+    figure 1's data."""
+    project = smoke_project(tmp_path / "exp")
+    shutil.copytree(smoke_dir / "results", project / "results")
+    shutil.copytree(smoke_dir / ".snakemake" / "metadata", project / ".snakemake" / "metadata")
+    (project / "cache" / "judge").mkdir(parents=True)
+    env = {**ENV, "PYTHONPATH": str(project / "workflow"), "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    dvc = [sys.executable, "-m", "dvc"]
+    run([*dvc, "commit", "--force"], project)
+    run(["git", "add", "dvc.lock"], project)
+    run(["git", "commit", "-qm", "the smoke study"], project)
+    baseline = json.loads((project / "results" / "metrics.json").read_text())
+    assert baseline["sft"] and baseline["peak"] and baseline["fit"]["rl"]
+    unchanged = result_digests(project, {".safetensors", ".jsonl"})
+
+    setting = ["-S", "config/smoke.yaml:fit.offset=intercept", "-n", "intercept"]
+    exp = run([*dvc, "exp", "run", *setting], project, env=env)
+    log = exp.stdout + exp.stderr
+    ran = {line.split("'")[1] for line in exp.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"report"}, log
+    assert "rule fit:" in log and "rule metrics:" in log and "rule pooled:" not in log, log
+    assert "rule daa:" not in log and "rule sample:" not in log, log
+    assert result_digests(project, {".safetensors", ".jsonl"}) == unchanged
+
+    changed = json.loads(run([*dvc, "metrics", "diff", "--json"], project).stdout)["results/metrics.json"]
+    assert changed and all(key.startswith("fit.") for key in changed), changed  # the fits alone
+    assert any(v["diff"] for v in changed.values()), changed
+    shown = json.loads(run([*dvc, "exp", "show", "--json"], project).stdout)
+    (exp_row,) = [e for row in shown for e in row.get("experiments") or [] if e["name"] == "intercept"]
+    data = exp_row["revs"][0]["data"]
+    assert data["params"]["config/smoke.yaml"]["data"]["fit"]["offset"] == "intercept"
+    listed = data["metrics"]["results/metrics.json"]["data"]
+    assert listed["peak"] == baseline["peak"] and listed["fit"] != baseline["fit"]
+    plots = run([*dvc, "plots", "show", "-o", str(tmp_path / "plots")], project).stdout
+    assert (tmp_path / "plots" / "index.html").is_file(), plots
+    assert "sqrt_kl" in (tmp_path / "plots" / "index.html").read_text()

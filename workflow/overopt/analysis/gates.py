@@ -25,6 +25,7 @@ all four pass.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import math
 import sys
@@ -148,9 +149,15 @@ def judge_study(root: Path, config: str, objective: str, shuffled: str | None) -
 
 def main(argv: list[str]) -> int:
     """Print every gate of a study; 0 when all pass, 1 otherwise."""
-    given = dict(enumerate(argv))
-    root, config, objective = given.get(0, "."), given.get(1, "config/config.yaml"), given.get(2, "dpo")
-    found = judge_study(Path(root), config, objective, given.get(3))
+    parser = argparse.ArgumentParser(
+        prog="python -m overopt.analysis.gates", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("root", nargs="?", default=".", help="the study's directory (its results/)")
+    parser.add_argument("config", nargs="?", default="config/config.yaml", help="its config, under ROOT")
+    parser.add_argument("objective", nargs="?", default="dpo", help="the objective gate 1 judges")
+    parser.add_argument("control", nargs="?", help="the shuffled-label control (default: the config's)")
+    args = parser.parse_args(argv)
+    found = judge_study(Path(args.root), args.config, args.objective, args.control)
     for g in found:
         print(f"{'PASS' if g.passed else 'FAIL'}  {g.name}")
         print("\n".join(f"      {line}" for line in g.detail))

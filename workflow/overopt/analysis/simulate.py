@@ -17,6 +17,7 @@ the default study's.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -250,23 +251,39 @@ def main(argv: list[str]) -> int:
     """``ROOT``: the components measured on a study; ``--rates N``: every null scenario's rates;
     ``--power EFFECT [REPLICATES ...]``: the rise's power at that effect; ``--mde [REPLICATES ...]``:
     each statistic's minimum detectable effect at 80% power."""
-    if argv[:1] == ["--power"]:  # --power EFFECT [REPLICATES ...]: the rise's power, 200 studies each
-        effect, reps = float(argv[1]), [int(x) for x in argv[2:]] or [REPLICATES]
+    parser = argparse.ArgumentParser(
+        prog="python -m overopt.analysis.simulate", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "root", nargs="?", default=".", help="a finished study: print its variance components"
+    )
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--rates", type=int, nargs="?", const=1000, metavar="STUDIES", help="null rates")
+    what.add_argument(
+        "--power",
+        type=float,
+        nargs="+",
+        metavar="EFFECT",
+        help="the rise's power at EFFECT, for the replicate counts after it",
+    )
+    what.add_argument("--mde", type=int, nargs="*", metavar="R", help="minimum detectable effects")
+    args = parser.parse_args(argv)
+    if args.power is not None:  # EFFECT [REPLICATES ...]: the rise's power, 200 studies each
+        effect, reps = args.power[0], [int(x) for x in args.power[1:]] or [REPLICATES]
         for r in reps:
             power = rise_power(DEFAULT_STUDY, effect, r, 200, 100, 0)
             print(f"rise {effect:+.3f}, {r} replicates: power {power:.3f}")
         return 0
-    if argv[:1] == ["--mde"]:  # --mde [REPLICATES ...]: every statistic's effect at 80% power
-        for r in [int(x) for x in argv[1:]] or [REPLICATES]:
+    if args.mde is not None:  # [REPLICATES ...]: every statistic's effect at 80% power
+        for r in args.mde or [REPLICATES]:
             for name, scenario in SCENARIOS.items():
                 print(f"{name}, {r} replicates: {minimum_effect(scenario, DEFAULT_STUDY, r):.3f}", flush=True)
         return 0
-    if argv[:1] == ["--rates"]:
-        studies = int(argv[1]) if len(argv) > 1 else 1000
+    if args.rates is not None:
         for name, scenario in SCENARIOS.items():
-            print(name, asdict(null_rates(scenario, DEFAULT_STUDY, studies, 100, 0)), flush=True)
+            print(name, asdict(null_rates(scenario, DEFAULT_STUDY, args.rates, 100, 0)), flush=True)
         return 0
-    print(json.dumps(measured(Path(argv[0] if argv else ".")), indent=1))
+    print(json.dumps(measured(Path(args.root)), indent=1))
     return 0
 
 

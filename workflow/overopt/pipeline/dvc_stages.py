@@ -97,13 +97,14 @@ STAGES = (
     Stage(
         "report",
         (),
-        ("fit", "pooled", "figures", "findings", "toy_mdp", "provenance"),
+        ("fit", "pooled", "metrics", "figures", "findings", "toy_mdp", "provenance"),
         ("rules/report.smk", "rules/toy.smk"),
         ("results/eval", "results/tables/evaluations.csv"),
         (
             "results/tables/fits.csv",
             "results/tables/pooled.csv",
             "results/tables/provenance.csv",
+            "results/metrics.json",
             "results/figures",
             "results/findings.md",
             "results/findings.html",
@@ -247,7 +248,23 @@ def render(config: str, root: Path = REPO) -> str:
             *(f"      - {p}:\n          persist: true" for p in outputs(stage)),
             "",
         ]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n\n" + TOP_LEVEL
+
+
+# What DVC's experiment tools read (``dvc exp show``, ``dvc metrics diff``, ``dvc plots show``): the
+# headline numbers (overopt.analysis.metrics) and figure 1's data, every checkpoint's gold win rate
+# against its sqrt(KL).
+TOP_LEVEL = """\
+metrics:
+  - results/metrics.json
+
+plots:
+  - results/tables/evaluations.csv:
+      x: sqrt_kl
+      y: win_rate
+      template: scatter
+      title: "Figure 1's data: gold win rate against sqrt(KL), every checkpoint"
+"""
 
 
 PARAMS_TEXT = """\

@@ -123,6 +123,7 @@ RULE_KEYS: dict[str, tuple[str, ...] | Callable[[Mapping[str, Any]], tuple[str, 
     "collect": ("evaluation.bootstrap", "evaluation.ci", *LEARNING_RATES),  # its learning_rate column
     "fit": ("fit", *OBJECTIVE_SPECS),
     "pooled": ("fit.bootstrap", "fit.ci"),  # the analysis stage's bootstrap
+    "metrics": (),
     "figures": OBJECTIVE_SPECS,
     "findings": (
         *OBJECTIVE_SPECS,
