@@ -25,6 +25,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
+VENV = REPO / ".venv"
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
 sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmark modules tests import (cpu_paths, study)
 
 
@@ -76,6 +83,32 @@ def copy_project(dst: Path) -> Path:
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / f, dst / f)
     return dst
+
+
+def checkout_env(project: Path) -> dict[str, str]:
+    """The environment of a command run in the checkout ``project``: this session's virtual
+    environment first on PATH, the checkout's own package, a git identity for its commits."""
+    return {
+        **os.environ,
+        **GIT_IDENTITY,
+        "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}",
+        "PYTHONPATH": str(project / "workflow"),
+    }
+
+
+def commit_study(project: Path, smoke_dir: Path) -> None:
+    """Put the session's smoke study (its results and Snakemake's records of them) into the git
+    checkout ``project`` and commit it: its outputs to ``dvc.lock``, and that to git."""
+    shutil.copytree(smoke_dir / "results", project / "results")
+    shutil.copytree(smoke_dir / ".snakemake" / "metadata", project / ".snakemake" / "metadata")
+    (project / "cache" / "judge").mkdir(parents=True, exist_ok=True)
+    env = checkout_env(project)
+    for cmd in (
+        [sys.executable, "-m", "dvc", "commit", "--force", "--quiet"],
+        ["git", "add", "dvc.lock"],
+        ["git", "commit", "-qm", "the smoke study"],
+    ):
+        subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True, timeout=600)
 
 
 def snakemake(

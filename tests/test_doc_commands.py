@@ -14,7 +14,6 @@ fails: a new kind of command is tested by being written down.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -22,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, copy_project
+from conftest import REPO, VENV, checkout_env, commit_study, copy_project
 
-VENV = REPO / ".venv"
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "config" / "README.md"]
 INLINE = re.compile(r"^(make|snakemake|dvc|pytest|python -m|python \S+\.py) \S")
 
@@ -144,38 +142,21 @@ def smoke_checkout(dst: Path, smoke_dir: Path) -> Path:
     copy_project(dst)
     shutil.copy2(REPO / "config" / "smoke.yaml", dst / "config" / "config.yaml")
     shutil.copy2(REPO / "digests" / "smoke.json", dst / "digests" / "config.json")
-    shutil.copytree(smoke_dir / "results", dst / "results")
-    shutil.copytree(smoke_dir / ".snakemake" / "metadata", dst / ".snakemake" / "metadata")
     (dst / ".venv").symlink_to(VENV)
-    (dst / "cache" / "judge").mkdir(parents=True)
     for step in (
         "python -m overopt.pipeline.dvc_stages --write",  # dvc.yaml's params for the smoke keys
         "git init -q && git add -A && git commit -qm project",
-        "dvc commit --force --quiet && git add dvc.lock && git commit -qm study",
     ):
         shell(step, dst)
+    commit_study(dst, smoke_dir)
     return dst
-
-
-def env_for(project: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}",
-        "PYTHONPATH": str(project / "workflow"),
-        "HF_HUB_OFFLINE": "1",
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@t",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t",
-    }
 
 
 def shell(line: str, cwd: Path, project: Path | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         ["bash", "-c", line],
         cwd=cwd,
-        env=env_for(project or cwd),
+        env=checkout_env(project or cwd),
         capture_output=True,
         text=True,
         timeout=900,

@@ -26,18 +26,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, copy_project, plan, result_digests, snakemake
+from conftest import (
+    GIT_IDENTITY,
+    REPO,
+    VENV,
+    checkout_env,
+    commit_study,
+    copy_project,
+    plan,
+    result_digests,
+    snakemake,
+)
 
-VENV = REPO / ".venv"
-
-ENV = {
-    **os.environ,
-    "DVC_NO_ANALYTICS": "1",
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@t",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@t",
-}
+ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", **GIT_IDENTITY}
 
 
 def run(cmd: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -53,7 +54,7 @@ RESULTS = {".csv", ".safetensors", ".jsonl", ".png", ".pdf", ".md", ".html"}
 def make(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """A Makefile target of the checkout ``cwd``, with this session's virtual environment and the
     checkout's own package."""
-    env = {**ENV, "PYTHONPATH": str(cwd / "workflow"), "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    env = checkout_env(cwd)
     # `-o`: the shared environment counts as set up (a checkout's newer files would reinstall the
     # package from the checkout into it)
     installed = VENV / ".installed"
@@ -134,7 +135,7 @@ def test_reviewer_path_publish_pull_over_http_verify_rebuild(smoke_dir: Path, tm
     config.write_text(config.read_text().replace(fit, fit.replace("20", "21")))
     status = run([sys.executable, "-m", "dvc", "status", "--json"], clone).stdout
     assert set(json.loads(status)) == {"report"}, status
-    env = {**ENV, "PYTHONPATH": str(clone / "workflow"), "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    env = checkout_env(clone)
     repro = run([sys.executable, "-m", "dvc", "repro"], clone, env=env)
     ran = {line.split("'")[1] for line in repro.stdout.splitlines() if line.startswith("Running stage")}
     assert ran == {"report"}, repro.stdout
@@ -178,14 +179,9 @@ def test_dvc_experiment_reruns_what_a_setting_touches_and_lists_its_numbers(smok
     setting and numbers, `dvc metrics diff` the numbers that changed; `dvc plots show` draws
     figure 1's data."""
     project = smoke_project(tmp_path / "exp")
-    shutil.copytree(smoke_dir / "results", project / "results")
-    shutil.copytree(smoke_dir / ".snakemake" / "metadata", project / ".snakemake" / "metadata")
-    (project / "cache" / "judge").mkdir(parents=True)
-    env = {**ENV, "PYTHONPATH": str(project / "workflow"), "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    commit_study(project, smoke_dir)
+    env = checkout_env(project)
     dvc = [sys.executable, "-m", "dvc"]
-    run([*dvc, "commit", "--force"], project)
-    run(["git", "add", "dvc.lock"], project)
-    run(["git", "commit", "-qm", "the smoke study"], project)
     baseline = json.loads((project / "results" / "metrics.json").read_text())
     assert baseline["sft"] and baseline["peak"] and baseline["fit"]["rl"]
     unchanged = result_digests(project, {".safetensors", ".jsonl"})
