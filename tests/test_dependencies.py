@@ -18,7 +18,16 @@ from conftest import REPO, SMOKE, copy_project, plan, snakemake
 from overopt.pipeline import deps
 from overopt.pipeline import settings as S
 
-DOWNSTREAM = {"collect": 1, "fit": 1, "pooled": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1}
+DOWNSTREAM = {
+    "collect": 1,
+    "fit": 1,
+    "pooled": 1,
+    "figures": 1,
+    "findings": 1,
+    "metrics": 1,
+    "provenance": 1,
+    "all": 1,
+}
 JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)
 BEST_OF_N = {"best_of_n": 2}  # one job per size judges its draws and makes its curves
 DRAWS = {"best_of_n_sample": 2}  # one job per size draws best-of-n's samples: no judge
@@ -78,7 +87,7 @@ EDITS = {
     # a fit setting: the fits and what is built from them
     "fit.bootstrap": (
         lambda c: c["fit"].update(bootstrap=30),
-        {"fit": 1, "pooled": 1, "figures": 1, "findings": 1, "provenance": 1, "all": 1},
+        {"fit": 1, "pooled": 1, "figures": 1, "findings": 1, "metrics": 1, "provenance": 1, "all": 1},
     ),
 }
 
