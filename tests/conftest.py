@@ -26,6 +26,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "smoke.yaml"
 VENV = REPO / ".venv"
+# the study-wide jobs that any changed evaluation, fit or new run reruns once each (the plan tests)
+ANALYSIS_JOBS = {
+    "collect": 1,
+    "fit": 1,
+    "pooled": 1,
+    "figures": 1,
+    "findings": 1,
+    "metrics": 1,
+    "provenance": 1,
+    "all": 1,
+}
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "t",
     "GIT_AUTHOR_EMAIL": "t@t",

@@ -14,20 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SMOKE, copy_project, plan, snakemake
+from conftest import ANALYSIS_JOBS, REPO, SMOKE, copy_project, plan, snakemake
 from overopt.pipeline import deps
 from overopt.pipeline import settings as S
 
-DOWNSTREAM = {
-    "collect": 1,
-    "fit": 1,
-    "pooled": 1,
-    "figures": 1,
-    "findings": 1,
-    "metrics": 1,
-    "provenance": 1,
-    "all": 1,
-}
 JUDGING = {"judge": 7, "judge_sft": 2}  # one job per DAA run (7) and per size (2)
 BEST_OF_N = {"best_of_n": 2}  # one job per size judges its draws and makes its curves
 DRAWS = {"best_of_n_sample": 2}  # one job per size draws best-of-n's samples: no judge
@@ -45,24 +35,24 @@ EDITS = {
     # a DAA setting: every DAA run and its checkpoints' evaluations, nothing upstream, SFT's evaluations kept
     "daa.learning_rate": (
         lambda c: c["daa"].update(learning_rate=2.0e-3),
-        {"daa": 7, "sample": 7, "judge": 7, **DOWNSTREAM},
+        {"daa": 7, "sample": 7, "judge": 7, **ANALYSIS_JOBS},
     ),
     # a sampling setting: every evaluation and best-of-n curve, no retraining (the SFT quality
     # gate, which the sweep waits for, samples with its own settings: sft.quality_gate)
     "evaluation.max_new_tokens": (
         lambda c: c["evaluation"].update(max_new_tokens=12),
-        {"sample": 9, **JUDGING, **DRAWS, **BEST_OF_N, **DOWNSTREAM},
+        {"sample": 9, **JUDGING, **DRAWS, **BEST_OF_N, **ANALYSIS_JOBS},
     ),
     # a judge setting: judging only (and best-of-n's judging of its draws), no sampling of the
     # evaluated policies or of best-of-n, no reward model
     "judge.tau": (
         lambda c: c["judge"].update(tau=0.5),
-        {**JUDGING, **BEST_OF_N, **DOWNSTREAM},
+        {**JUDGING, **BEST_OF_N, **ANALYSIS_JOBS},
     ),
     # one learning rate for an objective's runs (an arm at a matched rate): that objective's runs only
     "objectives.dpo.learning_rate": (
         lambda c: c["objectives"]["dpo"].update(learning_rate=5.0e-4),
-        {"daa": 4, "sample": 4, "judge": 4, **DOWNSTREAM},
+        {"daa": 4, "sample": 4, "judge": 4, **ANALYSIS_JOBS},
     ),
     # a second replicate: every per-replicate job once more, nothing of replicate 0 again; the
     # tables that pool the replicates
@@ -81,7 +71,7 @@ EDITS = {
             **DRAWS,
             **BEST_OF_N,
             "reward_models": 1,
-            **DOWNSTREAM,
+            **ANALYSIS_JOBS,
         },
     ),
     # a fit setting: the fits and what is built from them
@@ -118,7 +108,7 @@ def test_a_judge_code_edit_plans_judging_only(smoke_dir: Path, tmp_path: Path) -
     assert plan(study, project=project) == {}  # the project moved too: still nothing to do
     judge = project / "workflow" / "overopt" / "evaluate" / "judges" / "gold.py"
     judge.write_text(judge.read_text() + "\n\ndef _unused() -> float:\n    return 0.0\n")
-    assert plan(study, project=project) == {**JUDGING, **BEST_OF_N, **DOWNSTREAM}
+    assert plan(study, project=project) == {**JUDGING, **BEST_OF_N, **ANALYSIS_JOBS}
 
 
 def test_code_params_follow_the_imports_transitively(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SMOKE, copy_project, plan, snakemake
+from conftest import ANALYSIS_JOBS, REPO, SMOKE, copy_project, plan, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -173,14 +173,7 @@ def test_the_plan_is_exactly_the_affected_part(extended: dict) -> None:
         "best_of_n_sample": 1,
         "best_of_n": 1,
         "reward_models": 1,
-        "collect": 1,
-        "fit": 1,
-        "pooled": 1,
-        "figures": 1,
-        "findings": 1,
-        "metrics": 1,
-        "provenance": 1,
-        "all": 1,
+        **ANALYSIS_JOBS,
     }
     before, res = extended["before"], extended["study"] / "results"
     kept = [p for p in before if "/tables/" not in str(p) and "/figures/" not in str(p)]
